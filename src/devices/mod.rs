@@ -1,0 +1,1 @@
+//! Devices of the `virt` board (being written).

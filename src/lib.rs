@@ -1,0 +1,20 @@
+//! haltpoint: a full-system RISC-V 64 emulator built for debugging.
+//!
+//! The crate is organised one module per concern:
+//! - [`cpu`]: the RV64GC interpreter (decode, execute, CSRs, traps, MMU, FPU).
+//! - [`bus`]: guest RAM, the MMIO device trait and the bus that routes accesses.
+//! - [`irq`]: interrupt state owned by the machine (CLINT/PLIC outputs per hart).
+//! - [`devices`]: the board's devices, each offset-relative behind the bus.
+//! - [`machine`]: the `virt` board: memory map, device tree, loaders, run loop.
+//! - [`cli`]: QEMU-compatible command-line parsing.
+//! - [`disasm`]: capstone-backed disassembly for traces and monitors.
+//! - [`logging`]: QEMU-style `-d` log categories.
+
+pub mod bus;
+pub mod cli;
+pub mod cpu;
+pub mod devices;
+pub mod disasm;
+pub mod irq;
+pub mod logging;
+pub mod machine;

@@ -1,0 +1,2 @@
+//! The `virt` board (being written).
+pub mod layout;
