@@ -171,7 +171,7 @@ pub trait Device: Send {
         _irq: Option<u32>,
         _fdt: &mut vm_fdt::FdtWriter,
         _ctx: &FdtCtx,
-    ) -> vm_fdt::writer::Result<()> {
+    ) -> vm_fdt::FdtWriterResult<()> {
         Ok(())
     }
     /// The next machine time (ticks) at which this device wants [`Device::tick`].
