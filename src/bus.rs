@@ -6,8 +6,11 @@
 //! of the machine (interrupt lines, RAM for DMA, console output, board events) through the
 //! [`DevCtx`] argument.
 
+use crate::clock::Clock;
+use crate::cpu::icache::ICache;
 use crate::irq::IrqState;
 use crate::logging::Log;
+use crate::watch::Watchpoints;
 use std::any::Any;
 use std::fmt;
 
@@ -226,8 +229,15 @@ pub struct Bus {
     pub console: Vec<u8>,
     pub events: Vec<BoardEvent>,
     pub log: Log,
-    /// Current machine time; updated by the machine before device accesses.
+    /// Current machine time in ticks; updated before each device access.
     pub now: u64,
+    pub clock: Clock,
+    /// Decoded code per RAM page.
+    pub icache: ICache,
+    /// Debug watchpoints (pages flagged so the TLBs skip them).
+    pub watch: Watchpoints,
+    /// Physical address of the HTIF `tohost` word, when the guest ELF defines one.
+    pub htif: Option<u64>,
 }
 
 /// Result of an MMIO access that hit nothing.
@@ -236,7 +246,12 @@ pub struct Unmapped;
 
 impl Bus {
     pub fn new(ram: Ram, rom: Ram, irq: IrqState, log: Log) -> Bus {
+        let pages = ram.data.len().div_ceil(PAGE_SIZE as usize);
         Bus {
+            clock: Clock::new(false, 10_000_000),
+            icache: ICache::new(pages),
+            watch: Watchpoints::default(),
+            htif: None,
             ram,
             rom,
             devices: Vec::new(),
@@ -245,6 +260,60 @@ impl Bus {
             events: Vec::new(),
             log,
             now: 0,
+        }
+    }
+
+    /// Keeps decoded code coherent after a write to RAM at `pa`.
+    #[inline]
+    pub fn note_ram_write(&mut self, pa: u64, len: u64) {
+        if let Some(off) = self.ram.offset(pa, len) {
+            if self.icache.is_code(off >> 12) || self.icache.is_code((off + len as usize - 1) >> 12)
+            {
+                self.icache.invalidate(off, len as usize);
+            }
+        }
+    }
+
+    /// True when stores to the page at `page_pa` must take the slow path for HTIF.
+    #[inline]
+    pub fn htif_page(&self, page_pa: u64) -> bool {
+        self.htif.is_some_and(|t| t & !(PAGE_SIZE - 1) == page_pa)
+    }
+
+    /// Handles a store that touched the HTIF `tohost` word (Spike's convention).
+    pub fn htif_store(&mut self, pa: u64, len: u64) {
+        let Some(tohost) = self.htif else { return };
+        if pa >= tohost + 8 || pa + len <= tohost {
+            return;
+        }
+        let Some(v) = self.ram.read_u64(tohost) else {
+            return;
+        };
+        if v == 0 {
+            return;
+        }
+        let (dev, cmd, payload) = (v >> 56, (v >> 48) & 0xff, v & 0xffff_ffff_ffff);
+        match (dev, cmd) {
+            (0, 0) if payload & 1 == 1 => {
+                let code = (payload >> 1) as u32;
+                self.events.push(if code == 0 {
+                    BoardEvent::PowerOff
+                } else {
+                    BoardEvent::Fail(code)
+                });
+            }
+            (1, 1) => {
+                self.console.push(payload as u8);
+                // Acknowledge: clear tohost, post the completion in fromhost.
+                self.ram.write_bytes(tohost, &[0; 8]);
+                self.ram
+                    .write_bytes(tohost + 8, &((1u64 << 56) | (1 << 48)).to_le_bytes());
+            }
+            _ => {
+                self.log
+                    .unimp(format_args!("htif: unsupported request {v:#x} to tohost"));
+                self.ram.write_bytes(tohost, &[0; 8]);
+            }
         }
     }
 
@@ -348,19 +417,30 @@ impl Bus {
             return Some(u64::from_le_bytes(b));
         }
         let idx = self.find(pa, size)?;
-        Some(self.devices[idx].dev.peek(pa - self.devices[idx].base, size))
+        Some(
+            self.devices[idx]
+                .dev
+                .peek(pa - self.devices[idx].base, size),
+        )
     }
 
     /// The earliest device deadline, in ticks.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.devices.iter().filter_map(|s| s.dev.next_deadline()).min()
+        self.devices
+            .iter()
+            .filter_map(|s| s.dev.next_deadline())
+            .min()
     }
 
     /// Ticks every device whose deadline has passed (or all, when `all`).
     pub fn tick_devices(&mut self, all: bool) {
         let now = self.now;
         for i in 0..self.devices.len() {
-            let due = all || self.devices[i].dev.next_deadline().is_some_and(|d| d <= now);
+            let due = all
+                || self.devices[i]
+                    .dev
+                    .next_deadline()
+                    .is_some_and(|d| d <= now);
             if due {
                 self.with_dev(i, |d, ctx| d.tick(ctx));
             }

@@ -12,9 +12,13 @@
 
 pub mod bus;
 pub mod cli;
+pub mod clock;
+pub mod console;
 pub mod cpu;
 pub mod devices;
 pub mod disasm;
 pub mod irq;
 pub mod logging;
 pub mod machine;
+pub mod runner;
+pub mod watch;

@@ -7,12 +7,24 @@ use std::sync::Mutex;
 
 /// The `-d` categories haltpoint understands, with their help text.
 pub const CATEGORIES: &[(&str, &str)] = &[
-    ("guest_errors", "log when the guest misprograms a device or touches unmapped memory"),
+    (
+        "guest_errors",
+        "log when the guest misprograms a device or touches unmapped memory",
+    ),
     ("unimp", "log when the guest uses an unimplemented feature"),
-    ("in_asm", "show each translated page's instructions when first decoded"),
-    ("exec", "show a trace line for every executed instruction (slow)"),
+    (
+        "in_asm",
+        "show each translated page's instructions when first decoded",
+    ),
+    (
+        "exec",
+        "show a trace line for every executed instruction (slow)",
+    ),
     ("int", "show interrupts and exceptions as they are taken"),
-    ("cpu", "show the register file with each exec line (with exec)"),
+    (
+        "cpu",
+        "show the register file with each exec line (with exec)",
+    ),
 ];
 
 /// Enabled log categories and the log sink.

@@ -1,1 +1,673 @@
-//! exec
+//! The interpreter: executes decoded instructions and runs a hart for a budget of steps.
+//!
+//! [`Hart::run`] is the hot loop. At the top of each block it checks interrupts, then it
+//! translates `pc` through the fetch TLB once per page and executes decoded slots from
+//! the page's [`super::icache`] entry until control leaves the page or the budget runs
+//! out. Nothing debug-related is tested per instruction: breakpoints are `Op::Breakpoint`
+//! slots in the cache and watchpoints are pages the TLBs refuse to map.
+
+use super::csr::WriteEffect;
+use super::decode::{decode, Insn, Op};
+use super::icache::SLOTS;
+use super::mstatus as ms;
+use super::trap::{cause, Access, Trap, INTERRUPT_BIT};
+use super::{fpu, Hart, HartState, PRV_M, PRV_S, PRV_U};
+use crate::bus::Bus;
+
+/// Why [`Hart::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The budget ran out (or the run was ended early by an event).
+    Budget,
+    /// The hart is waiting in WFI.
+    Wfi,
+    /// The hart hit a debugger breakpoint at `pc` (not executed).
+    Breakpoint,
+}
+
+#[inline(always)]
+fn sx32(v: u64) -> u64 {
+    v as i32 as i64 as u64
+}
+
+impl Hart {
+    /// Runs for at most `steps` steps starting at machine step `start`.
+    pub fn run(&mut self, bus: &mut Bus, steps: u64, start: u64) -> Stop {
+        self.run_start = start;
+        self.run_len = steps;
+        self.budget = steps;
+        if self.mmu.code_gen != bus.icache.gen {
+            self.mmu.flush_stores();
+            self.mmu.code_gen = bus.icache.gen;
+        }
+        let mut stop = Stop::Budget;
+        while self.budget > 0 {
+            if self.state == HartState::Wfi {
+                if self.mip() & self.csr.mie == 0 {
+                    self.end_run();
+                    return Stop::Wfi;
+                }
+                self.state = HartState::Running;
+            }
+            if let Some(i) = self.pending_interrupt() {
+                self.take_interrupt(i, bus);
+            }
+            let page = match self.fetch_page(bus) {
+                Ok(p) => p,
+                Err(t) => {
+                    self.budget -= 1;
+                    self.take_trap(t, bus);
+                    continue;
+                }
+            };
+            let Some(page) = page else {
+                // Code outside cacheable RAM (the reset ROM): one instruction at a time.
+                self.budget -= 1;
+                let r = self.fetch_slow(bus).and_then(|raw| {
+                    let insn = decode(raw);
+                    self.trace(bus, &insn);
+                    self.execute(bus, insn)
+                });
+                if let Err(t) = r {
+                    self.take_trap(t, bus);
+                }
+                continue;
+            };
+            if bus.icache.make_code(page) {
+                self.mmu.flush_stores();
+                self.mmu.code_gen = bus.icache.gen;
+            }
+            let vpage = self.pc >> 12;
+            let tracing = bus.log.exec;
+            loop {
+                let slot = ((self.pc & 0xfff) >> 1) as usize;
+                let Some(mut insn) = bus.icache.slot(page, slot) else {
+                    break;
+                };
+                if insn.op == Op::Undecoded {
+                    insn = match self.decode_slot(bus, page, slot) {
+                        Ok(i) => i,
+                        Err(t) => {
+                            self.budget -= 1;
+                            self.take_trap(t, bus);
+                            break;
+                        }
+                    };
+                }
+                if insn.op == Op::Breakpoint {
+                    stop = Stop::Breakpoint;
+                    self.end_run();
+                    break;
+                }
+                if tracing {
+                    self.trace(bus, &insn);
+                }
+                self.budget -= 1;
+                if let Err(t) = self.execute(bus, insn) {
+                    self.take_trap(t, bus);
+                    break;
+                }
+                if self.budget == 0 || self.pc >> 12 != vpage {
+                    break;
+                }
+            }
+            if stop == Stop::Breakpoint {
+                break;
+            }
+        }
+        self.instret = self.instret.wrapping_add(self.run_len - self.budget);
+        self.run_start += self.run_len - self.budget;
+        self.run_len = 0;
+        self.budget = 0;
+        if stop == Stop::Budget && self.state == HartState::Wfi {
+            return Stop::Wfi;
+        }
+        stop
+    }
+
+    /// Decodes the slot at `slot` of RAM page `page`, caching it unless it spans pages.
+    #[inline(never)]
+    fn decode_slot(&mut self, bus: &mut Bus, page: usize, slot: usize) -> Result<Insn, Trap> {
+        let off = page * 4096 + slot * 2;
+        let lo = u16::from_le_bytes([bus.ram.data[off], bus.ram.data[off + 1]]);
+        if lo & 3 == 3 && slot == SLOTS - 1 {
+            // A 32-bit instruction crossing into the next page: fetch it the slow way
+            // every time, since the next page may map elsewhere.
+            return Ok(decode(self.fetch_slow(bus)?));
+        }
+        let raw = if lo & 3 == 3 {
+            u32::from_le_bytes([
+                bus.ram.data[off],
+                bus.ram.data[off + 1],
+                bus.ram.data[off + 2],
+                bus.ram.data[off + 3],
+            ])
+        } else {
+            lo as u32
+        };
+        let insn = decode(raw);
+        if bus.log.in_asm {
+            bus.log.write(format_args!(
+                "IN: {:#018x}  {}",
+                self.pc,
+                crate::disasm::one(self.pc, raw, insn.len)
+            ));
+        }
+        bus.icache.set(page, slot, insn);
+        Ok(insn)
+    }
+
+    #[cold]
+    fn trace(&self, bus: &Bus, insn: &Insn) {
+        if bus.log.exec {
+            bus.log.write(format_args!(
+                "hart {} prv {} pc {:#018x}: {}",
+                self.id,
+                self.prv,
+                self.pc,
+                crate::disasm::one(self.pc, insn.raw, insn.len)
+            ));
+        }
+    }
+
+    /// Takes a synchronous exception: the instruction did not retire.
+    pub fn take_trap(&mut self, t: Trap, bus: &Bus) {
+        self.instret = self.instret.wrapping_sub(1);
+        self.enter_trap(t.cause, t.tval, false, bus);
+    }
+
+    pub fn take_interrupt(&mut self, irq: u64, bus: &Bus) {
+        self.enter_trap(irq, 0, true, bus);
+    }
+
+    /// The single trap-entry path, for exceptions and interrupts.
+    fn enter_trap(&mut self, code: u64, tval: u64, interrupt: bool, bus: &Bus) {
+        let deleg = if interrupt {
+            self.csr.mideleg
+        } else {
+            self.csr.medeleg
+        };
+        let to_s = self.prv <= PRV_S && (deleg >> code) & 1 != 0;
+        let cause_val = code | if interrupt { INTERRUPT_BIT } else { 0 };
+        if bus.log.int {
+            bus.log.write(format_args!(
+                "hart {}: {} {} ({}) at pc {:#x} tval {:#x} prv {} -> {}",
+                self.id,
+                if interrupt { "interrupt" } else { "exception" },
+                code,
+                super::trap::cause_name(cause_val),
+                self.pc,
+                tval,
+                self.prv,
+                if to_s { "S" } else { "M" }
+            ));
+        }
+        let m = &mut self.csr.mstatus;
+        let (tvec, prv) = if to_s {
+            self.csr.sepc = self.pc;
+            self.csr.scause = cause_val;
+            self.csr.stval = tval;
+            let sie = (*m & ms::SIE) != 0;
+            *m = (*m & !(ms::SPIE | ms::SIE | ms::SPP))
+                | if sie { ms::SPIE } else { 0 }
+                | if self.prv == PRV_S { ms::SPP } else { 0 };
+            (self.csr.stvec, PRV_S)
+        } else {
+            self.csr.mepc = self.pc;
+            self.csr.mcause = cause_val;
+            self.csr.mtval = tval;
+            let mie = (*m & ms::MIE) != 0;
+            *m = (*m & !(ms::MPIE | ms::MIE | ms::MPP))
+                | if mie { ms::MPIE } else { 0 }
+                | ((self.prv as u64) << ms::MPP_SHIFT);
+            (self.csr.mtvec, PRV_M)
+        };
+        let base = tvec & !3;
+        self.pc = if interrupt && tvec & 3 == 1 {
+            base.wrapping_add(4 * code)
+        } else {
+            base
+        };
+        self.prv = prv;
+        self.state = HartState::Running;
+        self.update_tlb_sets();
+    }
+
+    fn apply_csr_effect(&mut self, e: WriteEffect) {
+        match e {
+            WriteEffect::None => {}
+            WriteEffect::Interrupts => {
+                self.update_tlb_sets();
+                self.end_run();
+            }
+            WriteEffect::Translation => {
+                self.mmu.flush_all();
+                self.update_tlb_sets();
+                self.end_run();
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn f_check(&self, raw: u32) -> Result<(), Trap> {
+        if self.fs_enabled() {
+            Ok(())
+        } else {
+            Err(Trap::illegal(raw))
+        }
+    }
+
+    /// Executes one instruction. On success `pc` points at the next instruction; on a
+    /// trap `pc` is unchanged and the caller enters the trap.
+    #[inline(always)]
+    pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
+        let rs1 = self.x[(i.rs1 & 31) as usize];
+        let rs2 = self.x[(i.rs2 & 31) as usize];
+        let imm = i.imm as i64 as u64;
+        let pc = self.pc;
+        let next = pc.wrapping_add(i.len as u64);
+        let rd = i.rd & 31;
+        let sh = (i.imm & 63) as u32;
+        macro_rules! branch {
+            ($cond:expr) => {{
+                self.pc = if $cond { pc.wrapping_add(imm) } else { next };
+                return Ok(());
+            }};
+        }
+        let v: u64 = match i.op {
+            Op::Lui => imm,
+            Op::Auipc => pc.wrapping_add(imm),
+            Op::Jal => {
+                self.set_x(rd, next);
+                self.pc = pc.wrapping_add(imm);
+                return Ok(());
+            }
+            Op::Jalr => {
+                self.set_x(rd, next);
+                self.pc = rs1.wrapping_add(imm) & !1;
+                return Ok(());
+            }
+            Op::Beq => branch!(rs1 == rs2),
+            Op::Bne => branch!(rs1 != rs2),
+            Op::Blt => branch!((rs1 as i64) < (rs2 as i64)),
+            Op::Bge => branch!((rs1 as i64) >= (rs2 as i64)),
+            Op::Bltu => branch!(rs1 < rs2),
+            Op::Bgeu => branch!(rs1 >= rs2),
+            Op::Lb => self.load(bus, rs1.wrapping_add(imm), 1)? as i8 as i64 as u64,
+            Op::Lh => self.load(bus, rs1.wrapping_add(imm), 2)? as i16 as i64 as u64,
+            Op::Lw => self.load(bus, rs1.wrapping_add(imm), 4)? as i32 as i64 as u64,
+            Op::Ld => self.load(bus, rs1.wrapping_add(imm), 8)?,
+            Op::Lbu => self.load(bus, rs1.wrapping_add(imm), 1)?,
+            Op::Lhu => self.load(bus, rs1.wrapping_add(imm), 2)?,
+            Op::Lwu => self.load(bus, rs1.wrapping_add(imm), 4)?,
+            Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
+                let size = 1usize << (i.op as u8 - Op::Sb as u8);
+                self.store(bus, rs1.wrapping_add(imm), size, rs2)?;
+                self.pc = next;
+                return Ok(());
+            }
+            Op::Addi => rs1.wrapping_add(imm),
+            Op::Slti => ((rs1 as i64) < (imm as i64)) as u64,
+            Op::Sltiu => (rs1 < imm) as u64,
+            Op::Xori => rs1 ^ imm,
+            Op::Ori => rs1 | imm,
+            Op::Andi => rs1 & imm,
+            Op::Slli => rs1 << sh,
+            Op::Srli => rs1 >> sh,
+            Op::Srai => ((rs1 as i64) >> sh) as u64,
+            Op::Add => rs1.wrapping_add(rs2),
+            Op::Sub => rs1.wrapping_sub(rs2),
+            Op::Sll => rs1 << (rs2 & 63),
+            Op::Slt => ((rs1 as i64) < (rs2 as i64)) as u64,
+            Op::Sltu => (rs1 < rs2) as u64,
+            Op::Xor => rs1 ^ rs2,
+            Op::Srl => rs1 >> (rs2 & 63),
+            Op::Sra => ((rs1 as i64) >> (rs2 & 63)) as u64,
+            Op::Or => rs1 | rs2,
+            Op::And => rs1 & rs2,
+            Op::Addiw => sx32(rs1.wrapping_add(imm)),
+            Op::Slliw => sx32(((rs1 as u32) << (sh & 31)) as u64),
+            Op::Srliw => sx32(((rs1 as u32) >> (sh & 31)) as u64),
+            Op::Sraiw => ((rs1 as i32) >> (sh & 31)) as i64 as u64,
+            Op::Addw => sx32(rs1.wrapping_add(rs2)),
+            Op::Subw => sx32(rs1.wrapping_sub(rs2)),
+            Op::Sllw => sx32(((rs1 as u32) << (rs2 & 31)) as u64),
+            Op::Srlw => sx32(((rs1 as u32) >> (rs2 & 31)) as u64),
+            Op::Sraw => ((rs1 as i32) >> (rs2 & 31)) as i64 as u64,
+            Op::Mul => rs1.wrapping_mul(rs2),
+            Op::Mulh => (((rs1 as i64 as i128) * (rs2 as i64 as i128)) >> 64) as u64,
+            Op::Mulhsu => (((rs1 as i64 as i128).wrapping_mul(rs2 as i128)) >> 64) as u64,
+            Op::Mulhu => (((rs1 as u128) * (rs2 as u128)) >> 64) as u64,
+            Op::Div => {
+                let (a, b) = (rs1 as i64, rs2 as i64);
+                if b == 0 {
+                    u64::MAX
+                } else {
+                    a.wrapping_div(b) as u64
+                }
+            }
+            Op::Divu => rs1.checked_div(rs2).unwrap_or(u64::MAX),
+            Op::Rem => {
+                let (a, b) = (rs1 as i64, rs2 as i64);
+                if b == 0 {
+                    rs1
+                } else {
+                    a.wrapping_rem(b) as u64
+                }
+            }
+            Op::Remu => {
+                if rs2 == 0 {
+                    rs1
+                } else {
+                    rs1 % rs2
+                }
+            }
+            Op::Mulw => sx32((rs1 as u32).wrapping_mul(rs2 as u32) as u64),
+            Op::Divw => {
+                let (a, b) = (rs1 as i32, rs2 as i32);
+                if b == 0 {
+                    u64::MAX
+                } else {
+                    a.wrapping_div(b) as i64 as u64
+                }
+            }
+            Op::Divuw => {
+                let (a, b) = (rs1 as u32, rs2 as u32);
+                if b == 0 {
+                    u64::MAX
+                } else {
+                    sx32((a / b) as u64)
+                }
+            }
+            Op::Remw => {
+                let (a, b) = (rs1 as i32, rs2 as i32);
+                if b == 0 {
+                    a as i64 as u64
+                } else {
+                    a.wrapping_rem(b) as i64 as u64
+                }
+            }
+            Op::Remuw => {
+                let (a, b) = (rs1 as u32, rs2 as u32);
+                if b == 0 {
+                    sx32(a as u64)
+                } else {
+                    sx32((a % b) as u64)
+                }
+            }
+            Op::AddUw => rs2.wrapping_add(rs1 as u32 as u64),
+            Op::Sh1add => rs2.wrapping_add(rs1 << 1),
+            Op::Sh2add => rs2.wrapping_add(rs1 << 2),
+            Op::Sh3add => rs2.wrapping_add(rs1 << 3),
+            Op::Sh1addUw => rs2.wrapping_add((rs1 as u32 as u64) << 1),
+            Op::Sh2addUw => rs2.wrapping_add((rs1 as u32 as u64) << 2),
+            Op::Sh3addUw => rs2.wrapping_add((rs1 as u32 as u64) << 3),
+            Op::SlliUw => (rs1 as u32 as u64) << sh,
+            Op::Andn => rs1 & !rs2,
+            Op::Orn => rs1 | !rs2,
+            Op::Xnor => !(rs1 ^ rs2),
+            Op::Clz => rs1.leading_zeros() as u64,
+            Op::Clzw => (rs1 as u32).leading_zeros() as u64,
+            Op::Ctz => rs1.trailing_zeros() as u64,
+            Op::Ctzw => (rs1 as u32).trailing_zeros() as u64,
+            Op::Cpop => rs1.count_ones() as u64,
+            Op::Cpopw => (rs1 as u32).count_ones() as u64,
+            Op::Max => (rs1 as i64).max(rs2 as i64) as u64,
+            Op::Maxu => rs1.max(rs2),
+            Op::Min => (rs1 as i64).min(rs2 as i64) as u64,
+            Op::Minu => rs1.min(rs2),
+            Op::SextB => rs1 as i8 as i64 as u64,
+            Op::SextH => rs1 as i16 as i64 as u64,
+            Op::ZextH => rs1 as u16 as u64,
+            Op::Rol => rs1.rotate_left((rs2 & 63) as u32),
+            Op::Rolw => sx32((rs1 as u32).rotate_left((rs2 & 31) as u32) as u64),
+            Op::Ror => rs1.rotate_right((rs2 & 63) as u32),
+            Op::Rori => rs1.rotate_right(sh),
+            Op::Roriw => sx32((rs1 as u32).rotate_right(sh & 31) as u64),
+            Op::Rorw => sx32((rs1 as u32).rotate_right((rs2 & 31) as u32) as u64),
+            Op::OrcB => {
+                let mut r = 0u64;
+                for b in 0..8 {
+                    if (rs1 >> (8 * b)) & 0xff != 0 {
+                        r |= 0xff << (8 * b);
+                    }
+                }
+                r
+            }
+            Op::Rev8 => rs1.swap_bytes(),
+            Op::Bclr => rs1 & !(1 << (rs2 & 63)),
+            Op::Bclri => rs1 & !(1 << sh),
+            Op::Bext => (rs1 >> (rs2 & 63)) & 1,
+            Op::Bexti => (rs1 >> sh) & 1,
+            Op::Binv => rs1 ^ (1 << (rs2 & 63)),
+            Op::Binvi => rs1 ^ (1 << sh),
+            Op::Bset => rs1 | (1 << (rs2 & 63)),
+            Op::Bseti => rs1 | (1 << sh),
+            Op::Fence | Op::FenceI => {
+                self.pc = next;
+                return Ok(());
+            }
+            Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
+                return self.exec_csr(bus, i, rs1, next)
+            }
+            Op::Ecall => {
+                let c = match self.prv {
+                    PRV_U => cause::ECALL_U,
+                    PRV_S => cause::ECALL_S,
+                    _ => cause::ECALL_M,
+                };
+                return Err(Trap::new(c, 0));
+            }
+            Op::Ebreak => return Err(Trap::new(cause::BREAKPOINT, pc)),
+            Op::Mret => {
+                if self.prv != PRV_M {
+                    return Err(Trap::illegal(i.raw));
+                }
+                let m = self.csr.mstatus;
+                let mpp = ((m & ms::MPP) >> ms::MPP_SHIFT) as u8;
+                let mut n = (m & !(ms::MIE | ms::MPP)) | ms::MPIE;
+                if m & ms::MPIE != 0 {
+                    n |= ms::MIE;
+                }
+                if mpp != PRV_M {
+                    n &= !ms::MPRV;
+                }
+                self.csr.mstatus = n;
+                self.prv = mpp;
+                self.pc = self.csr.mepc;
+                self.update_tlb_sets();
+                self.end_run();
+                return Ok(());
+            }
+            Op::Sret => {
+                if self.prv < PRV_S || (self.prv == PRV_S && self.csr.mstatus & ms::TSR != 0) {
+                    return Err(Trap::illegal(i.raw));
+                }
+                let m = self.csr.mstatus;
+                let spp = if m & ms::SPP != 0 { PRV_S } else { PRV_U };
+                let mut n = (m & !(ms::SIE | ms::SPP | ms::MPRV)) | ms::SPIE;
+                if m & ms::SPIE != 0 {
+                    n |= ms::SIE;
+                }
+                self.csr.mstatus = n;
+                self.prv = spp;
+                self.pc = self.csr.sepc;
+                self.update_tlb_sets();
+                self.end_run();
+                return Ok(());
+            }
+            Op::Wfi => {
+                if self.prv == PRV_U || (self.prv < PRV_M && self.csr.mstatus & ms::TW != 0) {
+                    return Err(Trap::illegal(i.raw));
+                }
+                self.pc = next;
+                if self.mip() & self.csr.mie == 0 {
+                    self.state = HartState::Wfi;
+                    self.end_run();
+                }
+                return Ok(());
+            }
+            Op::SfenceVma => {
+                if self.prv == PRV_U || (self.prv == PRV_S && self.csr.mstatus & ms::TVM != 0) {
+                    return Err(Trap::illegal(i.raw));
+                }
+                if i.rs1 != 0 {
+                    self.mmu.flush_page(rs1);
+                } else {
+                    self.mmu.flush_translated();
+                }
+                self.pc = next;
+                self.end_run();
+                return Ok(());
+            }
+            Op::LrW | Op::LrD => {
+                let size = if i.op == Op::LrW { 4 } else { 8 };
+                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Load)?;
+                let v = read_ram(bus, o, size);
+                self.reservation = Some(pa);
+                self.reservation_value = v;
+                if size == 4 {
+                    sx32(v)
+                } else {
+                    v
+                }
+            }
+            Op::ScW | Op::ScD => {
+                let size = if i.op == Op::ScW { 4 } else { 8 };
+                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Store)?;
+                let ok = self.reservation == Some(pa)
+                    && read_ram(bus, o, size) == self.reservation_value;
+                self.reservation = None;
+                if ok {
+                    write_ram(bus, pa, o, size, rs2);
+                    0
+                } else {
+                    1
+                }
+            }
+            Op::AmoSwapW
+            | Op::AmoAddW
+            | Op::AmoXorW
+            | Op::AmoAndW
+            | Op::AmoOrW
+            | Op::AmoMinW
+            | Op::AmoMaxW
+            | Op::AmoMinuW
+            | Op::AmoMaxuW => {
+                let (pa, o) = self.amo_addr(bus, rs1, 4, Access::Store)?;
+                let old = read_ram(bus, o, 4);
+                let (a, b) = (old as u32, rs2 as u32);
+                let new = match i.op {
+                    Op::AmoSwapW => b,
+                    Op::AmoAddW => a.wrapping_add(b),
+                    Op::AmoXorW => a ^ b,
+                    Op::AmoAndW => a & b,
+                    Op::AmoOrW => a | b,
+                    Op::AmoMinW => (a as i32).min(b as i32) as u32,
+                    Op::AmoMaxW => (a as i32).max(b as i32) as u32,
+                    Op::AmoMinuW => a.min(b),
+                    _ => a.max(b),
+                };
+                write_ram(bus, pa, o, 4, new as u64);
+                sx32(old)
+            }
+            Op::AmoSwapD
+            | Op::AmoAddD
+            | Op::AmoXorD
+            | Op::AmoAndD
+            | Op::AmoOrD
+            | Op::AmoMinD
+            | Op::AmoMaxD
+            | Op::AmoMinuD
+            | Op::AmoMaxuD => {
+                let (pa, o) = self.amo_addr(bus, rs1, 8, Access::Store)?;
+                let a = read_ram(bus, o, 8);
+                let b = rs2;
+                let new = match i.op {
+                    Op::AmoSwapD => b,
+                    Op::AmoAddD => a.wrapping_add(b),
+                    Op::AmoXorD => a ^ b,
+                    Op::AmoAndD => a & b,
+                    Op::AmoOrD => a | b,
+                    Op::AmoMinD => (a as i64).min(b as i64) as u64,
+                    Op::AmoMaxD => (a as i64).max(b as i64) as u64,
+                    Op::AmoMinuD => a.min(b),
+                    _ => a.max(b),
+                };
+                write_ram(bus, pa, o, 8, new);
+                a
+            }
+            Op::Flw | Op::Fld => {
+                self.f_check(i.raw)?;
+                let v = if i.op == Op::Flw {
+                    0xffff_ffff_0000_0000 | self.load(bus, rs1.wrapping_add(imm), 4)?
+                } else {
+                    self.load(bus, rs1.wrapping_add(imm), 8)?
+                };
+                self.f[rd as usize] = v;
+                self.set_fs_dirty();
+                self.pc = next;
+                return Ok(());
+            }
+            Op::Fsw | Op::Fsd => {
+                self.f_check(i.raw)?;
+                let size = if i.op == Op::Fsw { 4 } else { 8 };
+                self.store(
+                    bus,
+                    rs1.wrapping_add(imm),
+                    size,
+                    self.f[(i.rs2 & 31) as usize],
+                )?;
+                self.pc = next;
+                return Ok(());
+            }
+            Op::Fp => {
+                fpu::execute(self, &i)?;
+                self.pc = next;
+                return Ok(());
+            }
+            Op::Illegal | Op::Undecoded | Op::Breakpoint => return Err(Trap::illegal(i.raw)),
+        };
+        self.set_x(rd, v);
+        self.pc = next;
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn exec_csr(&mut self, bus: &mut Bus, i: Insn, rs1: u64, next: u64) -> Result<(), Trap> {
+        let csr = (i.imm & 0xfff) as u16;
+        let uimm = i.rs1 as u64;
+        let (write, set_clear) = match i.op {
+            Op::Csrrw => (Some(rs1), None),
+            Op::Csrrwi => (Some(uimm), None),
+            Op::Csrrs => (None, Some((if i.rs1 == 0 { 0 } else { rs1 }, true))),
+            Op::Csrrsi => (None, Some((uimm, true))),
+            Op::Csrrc => (None, Some((if i.rs1 == 0 { 0 } else { rs1 }, false))),
+            _ => (None, Some((uimm, false))),
+        };
+        // csrrs/csrrc with rs1 = x0 do not write, even when the register would be 0.
+        let set_clear = match (i.op, set_clear) {
+            (Op::Csrrs | Op::Csrrc, Some((_, s))) if i.rs1 == 0 => Some((0, s)),
+            (_, sc) => sc,
+        };
+        let time = bus.clock.ticks(self.steps());
+        let (old, effect) = self.csr_op(csr, write, set_clear, i.raw, time)?;
+        self.set_x(i.rd, old);
+        self.pc = next;
+        self.apply_csr_effect(effect);
+        Ok(())
+    }
+}
+
+#[inline(always)]
+fn read_ram(bus: &Bus, o: usize, size: u64) -> u64 {
+    let mut b = [0u8; 8];
+    b[..size as usize].copy_from_slice(&bus.ram.data[o..o + size as usize]);
+    u64::from_le_bytes(b)
+}
+
+#[inline(always)]
+fn write_ram(bus: &mut Bus, pa: u64, o: usize, size: u64, v: u64) {
+    bus.ram.data[o..o + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
+    bus.note_ram_write(pa, size);
+}

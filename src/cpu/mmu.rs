@@ -1,8 +1,609 @@
-//! MMU (being written).
-pub struct Mmu {}
+//! Address translation: software TLBs, the Sv39/Sv48/Sv57 walker, and PMP.
+//!
+//! Each hart has four TLB sets, one per translation context: U, S, S with mstatus.SUM,
+//! and M. Each set holds separate direct-mapped fetch, load and store TLBs. An entry maps
+//! a virtual page straight to an offset into guest RAM, so a hit costs a compare and an
+//! add. Only RAM pages whose whole 4 KiB have one PMP outcome are cached; MMIO, pages
+//! with split PMP rules, and (for stores) pages holding decoded code always take the
+//! slow path. That is also where debug watchpoints will hook in: a page with a
+//! watchpoint is simply never entered into the TLB.
+//!
+//! Privilege changes switch sets instead of flushing. Writes to satp, SFENCE.VMA, and
+//! changes to MXR/MPRV/PMP flush everything.
+
+use super::csr::PMP_ENTRIES;
+use super::mstatus as ms;
+use super::trap::{Access, Trap};
+use super::{Hart, PRV_M, PRV_S, PRV_U};
+use crate::bus::{Bus, Ram, PAGE_SIZE};
+
+pub const TLB_BITS: u32 = 10;
+pub const TLB_SIZE: usize = 1 << TLB_BITS;
+const TLB_MASK: u64 = TLB_SIZE as u64 - 1;
+const INVALID: u64 = u64::MAX;
+
+/// One TLB entry: virtual page number, and `ram_offset - vaddr_page` (wrapping).
+#[derive(Clone, Copy, Debug)]
+pub struct TlbEntry {
+    pub vpn: u64,
+    pub off: u64,
+}
+
+const EMPTY: TlbEntry = TlbEntry {
+    vpn: INVALID,
+    off: 0,
+};
+
+/// Fetch, load and store TLBs for one translation context.
+pub struct TlbSet {
+    pub e: [Box<[TlbEntry; TLB_SIZE]>; 3],
+}
+
+impl TlbSet {
+    fn new() -> TlbSet {
+        TlbSet {
+            e: [
+                Box::new([EMPTY; TLB_SIZE]),
+                Box::new([EMPTY; TLB_SIZE]),
+                Box::new([EMPTY; TLB_SIZE]),
+            ],
+        }
+    }
+}
+
+/// The MMU state of a hart.
+pub struct Mmu {
+    pub sets: [TlbSet; 4],
+    /// Set used for loads and stores (depends on privilege, MPRV and SUM).
+    pub data_set: usize,
+    /// Set used for instruction fetch.
+    pub fetch_set: usize,
+    /// The icache generation the store TLBs were last checked against.
+    pub code_gen: u64,
+}
+
 impl Mmu {
     pub fn new() -> Mmu {
-        Mmu {}
+        Mmu {
+            sets: [TlbSet::new(), TlbSet::new(), TlbSet::new(), TlbSet::new()],
+            data_set: 3,
+            fetch_set: 3,
+            code_gen: 0,
+        }
     }
-    pub fn flush_all(&mut self) {}
+
+    pub fn flush_all(&mut self) {
+        for s in &mut self.sets {
+            for t in &mut s.e {
+                t.fill(EMPTY);
+            }
+        }
+    }
+
+    /// Drops the translated sets (U, S, S+SUM): satp change or SFENCE.VMA.
+    pub fn flush_translated(&mut self) {
+        for s in &mut self.sets[..3] {
+            for t in &mut s.e {
+                t.fill(EMPTY);
+            }
+        }
+    }
+
+    /// Drops entries for the virtual page of `va` in every set (SFENCE.VMA with rs1).
+    pub fn flush_page(&mut self, va: u64) {
+        let i = ((va >> 12) & TLB_MASK) as usize;
+        for s in &mut self.sets {
+            for t in &mut s.e {
+                t[i] = EMPTY;
+            }
+        }
+    }
+
+    /// Drops every store-TLB entry (a page became code).
+    pub fn flush_stores(&mut self) {
+        for s in &mut self.sets {
+            s.e[Access::Store as usize].fill(EMPTY);
+        }
+    }
+}
+
+fn set_index(prv: u8, sum: bool) -> usize {
+    match prv {
+        PRV_U => 0,
+        PRV_S if sum => 2,
+        PRV_S => 1,
+        _ => 3,
+    }
+}
+
+/// The result of a page-table walk.
+#[derive(Clone, Copy, Debug)]
+pub struct Walk {
+    pub pa: u64,
+    /// Physical address and value of the leaf PTE (None when translation is off).
+    pub leaf: Option<(u64, u64)>,
+}
+
+/// One step of a page-table walk, for the debugger's `monitor` walk display.
+#[derive(Clone, Debug)]
+pub struct WalkStep {
+    pub level: usize,
+    pub pte_addr: u64,
+    pub pte: u64,
+}
+
+const PTE_V: u64 = 1;
+const PTE_R: u64 = 2;
+const PTE_W: u64 = 4;
+const PTE_X: u64 = 8;
+const PTE_U: u64 = 16;
+const PTE_A: u64 = 64;
+const PTE_D: u64 = 128;
+
+impl Hart {
+    /// Recomputes which TLB sets apply after a privilege or mstatus change.
+    #[inline]
+    pub fn update_tlb_sets(&mut self) {
+        let sum = self.csr.mstatus & ms::SUM != 0;
+        self.mmu.fetch_set = set_index(self.prv, false);
+        self.mmu.data_set = set_index(self.data_prv(), sum);
+    }
+
+    /// Number of paging levels in force for `prv`, or 0 for no translation.
+    fn paging_levels(&self, prv: u8) -> usize {
+        if prv == PRV_M {
+            return 0;
+        }
+        match self.csr.satp >> 60 {
+            8 => 3,
+            9 => 4,
+            10 => 5,
+            _ => 0,
+        }
+    }
+
+    /// Walks the page tables for `va` without side effects.
+    ///
+    /// `steps`, when given, collects each PTE visited (for debugger display). Faults are
+    /// returned as the trap the access would take.
+    pub fn walk(
+        &self,
+        ram: &Ram,
+        va: u64,
+        acc: Access,
+        prv: u8,
+        mut steps: Option<&mut Vec<WalkStep>>,
+    ) -> Result<Walk, Trap> {
+        let levels = self.paging_levels(prv);
+        if levels == 0 {
+            return Ok(Walk { pa: va, leaf: None });
+        }
+        let pf = Trap::new(acc.page_fault(), va);
+        let vabits = 12 + 9 * levels as u32;
+        // The address must be sign-extended from bit vabits-1.
+        let top = (va as i64) >> (vabits - 1);
+        if top != 0 && top != -1 {
+            return Err(pf);
+        }
+        let mut a = (self.csr.satp & ((1 << 44) - 1)) << 12;
+        let mstatus = self.csr.mstatus;
+        for level in (0..levels).rev() {
+            let vpn = (va >> (12 + 9 * level)) & 0x1ff;
+            let pte_addr = a + vpn * 8;
+            if !self.pmp_ok(pte_addr, 8, Access::Load, PRV_S) {
+                return Err(Trap::new(acc.access_fault(), va));
+            }
+            let pte = ram
+                .read_u64(pte_addr)
+                .ok_or(Trap::new(acc.access_fault(), va))?;
+            if let Some(s) = steps.as_deref_mut() {
+                s.push(WalkStep {
+                    level,
+                    pte_addr,
+                    pte,
+                });
+            }
+            // Reserved bits (no Svpbmt/Svnapot), invalid, or W without R.
+            if pte & PTE_V == 0 || (pte & PTE_R == 0 && pte & PTE_W != 0) || pte >> 54 != 0 {
+                return Err(pf);
+            }
+            let ppn = (pte >> 10) & ((1 << 44) - 1);
+            if pte & (PTE_R | PTE_X) == 0 {
+                if level == 0 {
+                    return Err(pf);
+                }
+                // Non-leaf PTEs must have D, A and U clear.
+                if pte & (PTE_A | PTE_D | PTE_U) != 0 {
+                    return Err(pf);
+                }
+                a = ppn << 12;
+                continue;
+            }
+            // Leaf: permissions.
+            let ok = match acc {
+                Access::Fetch => pte & PTE_X != 0,
+                Access::Load => pte & PTE_R != 0 || (mstatus & ms::MXR != 0 && pte & PTE_X != 0),
+                Access::Store => pte & PTE_W != 0,
+            };
+            let user_ok = if pte & PTE_U != 0 {
+                prv == PRV_U || (acc != Access::Fetch && mstatus & ms::SUM != 0)
+            } else {
+                prv != PRV_U
+            };
+            if !ok || !user_ok {
+                return Err(pf);
+            }
+            // A misaligned superpage.
+            let low_mask = (1u64 << (9 * level)) - 1;
+            if ppn & low_mask != 0 {
+                return Err(pf);
+            }
+            let page_off_mask = (1u64 << (12 + 9 * level)) - 1;
+            let pa = ((ppn << 12) & !page_off_mask) | (va & page_off_mask);
+            return Ok(Walk {
+                pa,
+                leaf: Some((pte_addr, pte)),
+            });
+        }
+        Err(pf)
+    }
+
+    /// Translates `va` for a real access: walks, updates A/D, checks PMP.
+    pub fn translate(&mut self, bus: &mut Bus, va: u64, acc: Access, prv: u8) -> Result<u64, Trap> {
+        let w = self.walk(&bus.ram, va, acc, prv, None)?;
+        if let Some((pte_addr, pte)) = w.leaf {
+            let need = PTE_A | if acc == Access::Store { PTE_D } else { 0 };
+            if pte & need != need {
+                // Hardware A/D update (Svadu behaviour, as QEMU does).
+                let new = pte | need;
+                if !bus.ram.write_bytes(pte_addr, &new.to_le_bytes()) {
+                    return Err(Trap::new(acc.access_fault(), va));
+                }
+                bus.note_ram_write(pte_addr, 8);
+            }
+        }
+        Ok(w.pa)
+    }
+
+    /// Translates for the debugger: no A/D updates, no TLB fill, no trap.
+    pub fn translate_debug(&self, ram: &Ram, va: u64, acc: Access) -> Option<u64> {
+        let prv = if acc == Access::Fetch {
+            self.prv
+        } else {
+            self.data_prv()
+        };
+        self.walk(ram, va, acc, prv, None).ok().map(|w| w.pa)
+    }
+
+    /// Address range `[lo, hi)` matched by PMP entry `i`, if it is active.
+    fn pmp_range(&self, i: usize) -> Option<(u64, u64)> {
+        let cfg = self.csr.pmpcfg[i];
+        let addr = self.csr.pmpaddr[i];
+        match (cfg >> 3) & 3 {
+            1 => {
+                let lo = if i == 0 {
+                    0
+                } else {
+                    self.csr.pmpaddr[i - 1] << 2
+                };
+                Some((lo, addr << 2))
+            }
+            2 => Some((addr << 2, (addr << 2) + 4)),
+            3 => {
+                let t = addr.trailing_ones();
+                if t >= 54 {
+                    return Some((0, u64::MAX));
+                }
+                let size = 1u64 << (t + 3);
+                let base = (addr & !((1u64 << t) - 1)) << 2;
+                Some((base, base.saturating_add(size)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Permission (r, w, x) granted by entry `cfg` to privilege `prv`.
+    fn pmp_perm(&self, cfg: u8, prv: u8) -> (bool, bool, bool) {
+        let (r, w, x, l) = (cfg & 1 != 0, cfg & 2 != 0, cfg & 4 != 0, cfg & 0x80 != 0);
+        let mml = self.csr.mseccfg & 1 != 0;
+        if !mml {
+            if prv == PRV_M && !l {
+                return (true, true, true);
+            }
+            return (r, w, x);
+        }
+        // Smepmp with mseccfg.MML: the shared-region encodings have R=0, W=1.
+        let m = prv == PRV_M;
+        match (l, r, w, x) {
+            (false, false, true, false) => (true, m, false),
+            (false, false, true, true) => (true, true, false),
+            (true, false, true, false) => (false, false, true),
+            (true, false, true, true) => (m, false, true),
+            (true, true, true, true) => (true, false, false),
+            (true, _, _, _) if m => (r, w, x),
+            (false, _, _, _) if !m => (r, w, x),
+            _ => (false, false, false),
+        }
+    }
+
+    /// Checks PMP for an access of `size` bytes at `pa`.
+    pub fn pmp_ok(&self, pa: u64, size: u64, acc: Access, prv: u8) -> bool {
+        let end = pa.saturating_add(size);
+        let mut any_active = false;
+        for i in 0..PMP_ENTRIES {
+            let Some((lo, hi)) = self.pmp_range(i) else {
+                continue;
+            };
+            any_active = true;
+            if pa < hi && lo < end {
+                if pa < lo || end > hi {
+                    return false; // partial match
+                }
+                let (r, w, x) = self.pmp_perm(self.csr.pmpcfg[i], prv);
+                return match acc {
+                    Access::Load => r,
+                    Access::Store => w,
+                    Access::Fetch => x,
+                };
+            }
+        }
+        let mml = self.csr.mseccfg & 1 != 0;
+        let mmwp = self.csr.mseccfg & 2 != 0;
+        if prv == PRV_M {
+            !(mmwp || (mml && acc == Access::Fetch))
+        } else {
+            // As QEMU: with no active entry at all, S and U are not restricted.
+            !any_active
+        }
+    }
+
+    /// True when no PMP boundary falls strictly inside the page at `page_pa`.
+    pub fn pmp_page_uniform(&self, page_pa: u64) -> bool {
+        let page_end = page_pa + PAGE_SIZE;
+        (0..PMP_ENTRIES).all(|i| match self.pmp_range(i) {
+            None => true,
+            Some((lo, hi)) => !(lo > page_pa && lo < page_end) && !(hi > page_pa && hi < page_end),
+        })
+    }
+
+    /// Translation and PMP for a real access by the current context.
+    #[inline(never)]
+    fn translate_access(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        acc: Access,
+    ) -> Result<u64, Trap> {
+        let prv = if acc == Access::Fetch {
+            self.prv
+        } else {
+            self.data_prv()
+        };
+        let pa = self.translate(bus, va, acc, prv)?;
+        if !self.pmp_ok(pa, size, acc, prv) {
+            return Err(Trap::new(acc.access_fault(), va));
+        }
+        Ok(pa)
+    }
+
+    /// Installs a TLB entry for `va` -> RAM page of `pa`, when the page allows it.
+    fn tlb_fill(&mut self, bus: &Bus, va: u64, pa: u64, acc: Access) {
+        let page_pa = pa & !(PAGE_SIZE - 1);
+        let Some(ram_off) = bus.ram.offset(page_pa, PAGE_SIZE) else {
+            return;
+        };
+        if !self.pmp_page_uniform(page_pa) {
+            return;
+        }
+        if acc == Access::Store && (bus.icache.is_code(ram_off >> 12) || bus.htif_page(page_pa)) {
+            return;
+        }
+        if bus.watch.page_watched(page_pa) {
+            return;
+        }
+        let set = if acc == Access::Fetch {
+            self.mmu.fetch_set
+        } else {
+            self.mmu.data_set
+        };
+        let vpage = va & !(PAGE_SIZE - 1);
+        self.mmu.sets[set].e[acc as usize][((va >> 12) & TLB_MASK) as usize] = TlbEntry {
+            vpn: va >> 12,
+            off: (ram_off as u64).wrapping_sub(vpage),
+        };
+    }
+
+    /// Loads `size` bytes (1, 2, 4, 8) from `va`, zero-extended.
+    #[inline(always)]
+    pub fn load(&mut self, bus: &mut Bus, va: u64, size: usize) -> Result<u64, Trap> {
+        let e = self.mmu.sets[self.mmu.data_set].e[Access::Load as usize]
+            [((va >> 12) & TLB_MASK) as usize];
+        if e.vpn == va >> 12 && (va & 0xfff) as usize <= 4096 - size {
+            let i = va.wrapping_add(e.off) as usize;
+            if let Some(b) = bus.ram.data.get(i..i + size) {
+                let mut v = [0u8; 8];
+                v[..size].copy_from_slice(b);
+                return Ok(u64::from_le_bytes(v));
+            }
+        }
+        self.load_slow(bus, va, size)
+    }
+
+    #[inline(never)]
+    fn load_slow(&mut self, bus: &mut Bus, va: u64, size: usize) -> Result<u64, Trap> {
+        if (va & 0xfff) as usize + size > 4096 {
+            // Misaligned across a page: byte by byte, low address first.
+            let mut v = 0u64;
+            for i in 0..size {
+                v |= self.load_slow(bus, va.wrapping_add(i as u64), 1)? << (8 * i);
+            }
+            return Ok(v);
+        }
+        let pa = self.translate_access(bus, va, size as u64, Access::Load)?;
+        if bus.watch.active() {
+            bus.watch.check(self.id, va, pa, size as u64, Access::Load);
+        }
+        if let Some(o) = bus.ram.offset(pa, size as u64) {
+            self.tlb_fill(bus, va, pa, Access::Load);
+            let mut v = [0u8; 8];
+            v[..size].copy_from_slice(&bus.ram.data[o..o + size]);
+            return Ok(u64::from_le_bytes(v));
+        }
+        bus.now = bus.clock.ticks(self.steps());
+        match bus.mmio_read(pa, size as u8) {
+            Ok(v) => {
+                if !bus.events.is_empty() {
+                    self.end_run();
+                }
+                Ok(v)
+            }
+            Err(_) => {
+                bus.log
+                    .guest_error(format_args!("hart {}: load from unmapped {pa:#x}", self.id));
+                Err(Trap::new(Access::Load.access_fault(), va))
+            }
+        }
+    }
+
+    /// Stores the low `size` bytes of `val` at `va`.
+    #[inline(always)]
+    pub fn store(&mut self, bus: &mut Bus, va: u64, size: usize, val: u64) -> Result<(), Trap> {
+        let e = self.mmu.sets[self.mmu.data_set].e[Access::Store as usize]
+            [((va >> 12) & TLB_MASK) as usize];
+        if e.vpn == va >> 12 && (va & 0xfff) as usize <= 4096 - size {
+            let i = va.wrapping_add(e.off) as usize;
+            if let Some(b) = bus.ram.data.get_mut(i..i + size) {
+                b.copy_from_slice(&val.to_le_bytes()[..size]);
+                return Ok(());
+            }
+        }
+        self.store_slow(bus, va, size, val)
+    }
+
+    #[inline(never)]
+    fn store_slow(&mut self, bus: &mut Bus, va: u64, size: usize, val: u64) -> Result<(), Trap> {
+        if (va & 0xfff) as usize + size > 4096 {
+            // Check both pages before writing anything.
+            let split = 4096 - (va & 0xfff) as usize;
+            self.translate_access(bus, va, split as u64, Access::Store)?;
+            self.translate_access(
+                bus,
+                va.wrapping_add(split as u64),
+                (size - split) as u64,
+                Access::Store,
+            )?;
+            for i in 0..size {
+                self.store_slow(bus, va.wrapping_add(i as u64), 1, val >> (8 * i))?;
+            }
+            return Ok(());
+        }
+        let pa = self.translate_access(bus, va, size as u64, Access::Store)?;
+        if bus.watch.active() {
+            bus.watch.check(self.id, va, pa, size as u64, Access::Store);
+        }
+        if let Some(o) = bus.ram.offset(pa, size as u64) {
+            bus.ram.data[o..o + size].copy_from_slice(&val.to_le_bytes()[..size]);
+            bus.note_ram_write(pa, size as u64);
+            if bus.htif.is_some() {
+                bus.htif_store(pa, size as u64);
+                if !bus.events.is_empty() {
+                    self.end_run();
+                }
+            }
+            self.tlb_fill(bus, va, pa, Access::Store);
+            return Ok(());
+        }
+        bus.now = bus.clock.ticks(self.steps());
+        match bus.mmio_write(pa, size as u8, val) {
+            Ok(()) => {
+                if !bus.events.is_empty() {
+                    self.end_run();
+                }
+                Ok(())
+            }
+            Err(_) => {
+                bus.log
+                    .guest_error(format_args!("hart {}: store to unmapped {pa:#x}", self.id));
+                Err(Trap::new(Access::Store.access_fault(), va))
+            }
+        }
+    }
+
+    /// Translates an AMO/LR/SC address to a RAM offset (AMOs on MMIO are not supported).
+    pub fn amo_addr(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: u64,
+        acc: Access,
+    ) -> Result<(u64, usize), Trap> {
+        if va & (size - 1) != 0 {
+            return Err(Trap::new(acc.misaligned(), va));
+        }
+        let pa = self.translate_access(bus, va, size, acc)?;
+        if bus.watch.active() {
+            bus.watch.check(self.id, va, pa, size, acc);
+        }
+        match bus.ram.offset(pa, size) {
+            Some(o) => Ok((pa, o)),
+            None => Err(Trap::new(acc.access_fault(), va)),
+        }
+    }
+
+    /// Finds the RAM page holding the instruction at `pc`.
+    ///
+    /// Returns `Ok(Some(ram_page))` for cacheable code and `Ok(None)` when the code lives
+    /// outside RAM (the reset ROM) or on a page that cannot be cached.
+    #[inline]
+    pub fn fetch_page(&mut self, bus: &mut Bus) -> Result<Option<usize>, Trap> {
+        let va = self.pc;
+        let e = self.mmu.sets[self.mmu.fetch_set].e[0][((va >> 12) & TLB_MASK) as usize];
+        if e.vpn == va >> 12 {
+            return Ok(Some((va.wrapping_add(e.off) >> 12) as usize));
+        }
+        let pa = self.translate_access(bus, va, 2, Access::Fetch)?;
+        let page_pa = pa & !(PAGE_SIZE - 1);
+        match bus.ram.offset(page_pa, PAGE_SIZE) {
+            Some(off) if self.pmp_page_uniform(page_pa) => {
+                self.tlb_fill(bus, va, pa, Access::Fetch);
+                Ok(Some(off >> 12))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Fetches the instruction bits at `pc` the slow way (any memory, page crossings).
+    pub fn fetch_slow(&mut self, bus: &mut Bus) -> Result<u32, Trap> {
+        let pc = self.pc;
+        let lo = self.fetch_half(bus, pc)?;
+        if lo & 3 != 3 {
+            return Ok(lo as u32);
+        }
+        let hi = self.fetch_half(bus, pc.wrapping_add(2))?;
+        Ok(lo as u32 | (hi as u32) << 16)
+    }
+
+    fn fetch_half(&mut self, bus: &mut Bus, va: u64) -> Result<u16, Trap> {
+        let pa = self.translate_access(bus, va, 2, Access::Fetch)?;
+        let mut b = [0u8; 2];
+        if bus.ram.read_bytes(pa, &mut b) || bus.rom.read_bytes(pa, &mut b) {
+            Ok(u16::from_le_bytes(b))
+        } else {
+            Err(Trap::new(Access::Fetch.access_fault(), va))
+        }
+    }
+
+    /// Machine time in steps at the current point of this hart's run.
+    #[inline]
+    pub fn steps(&self) -> u64 {
+        self.run_start + (self.run_len - self.budget)
+    }
+
+    /// Ends the current run after this instruction, keeping the step count exact.
+    #[inline]
+    pub fn end_run(&mut self) {
+        self.run_len -= self.budget;
+        self.budget = 0;
+    }
 }

@@ -81,7 +81,15 @@ pub struct Hart {
     pub state: HartState,
     /// LR/SC reservation: the physical address reserved, if any.
     pub reservation: Option<u64>,
+    /// The value loaded by the LR that made the reservation.
+    pub reservation_value: u64,
     pub mmu: Mmu,
+    /// Steps left in the current run (see [`Hart::retired`]).
+    pub budget: u64,
+    /// Length of the current run in steps.
+    pub run_len: u64,
+    /// Machine time (steps) at the start of the current run.
+    pub run_start: u64,
 }
 
 impl Hart {
@@ -99,7 +107,11 @@ impl Hart {
             instret: 0,
             state: HartState::Running,
             reservation: None,
+            reservation_value: 0,
             mmu: Mmu::new(),
+            budget: 0,
+            run_len: 0,
+            run_start: 0,
         };
         h.reset(0x1000);
         h

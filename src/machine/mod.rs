@@ -1,2 +1,212 @@
-//! The `virt` board (being written).
+//! The `virt` board and its run loop.
+//!
+//! [`Machine`] owns the harts and the bus (RAM, ROM, devices, interrupt state). It
+//! interleaves the harts deterministically: time advances in rounds, and in each round
+//! every hart runs the same number of steps, in hart order. A round never crosses a
+//! timer or device deadline, so interrupts arrive at the exact step they are due. When
+//! every hart waits in WFI, virtual time jumps straight to the next deadline.
+
+pub mod board;
+pub mod fdt;
 pub mod layout;
+pub mod loader;
+
+use crate::bus::{BoardEvent, Bus};
+use crate::clock::STEPS_PER_TICK;
+use crate::cpu::exec::Stop;
+use crate::cpu::trap::irq;
+use crate::cpu::{Hart, HartState};
+use loader::Blob;
+
+/// Steps each hart runs per round when there are several harts.
+pub const SMP_QUANTUM: u64 = 10_000;
+/// Upper bound of a round with one hart.
+pub const UP_QUANTUM: u64 = 1_000_000;
+
+/// Why the machine stopped running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step budget was used up; call [`Machine::run`] again.
+    Budget,
+    /// Every hart waits for an interrupt and no deadline is pending (or, with wall-clock
+    /// time, the next deadline is in the future): wait for outside input.
+    Idle,
+    /// The guest asked to power off.
+    PowerOff,
+    /// The guest asked for a reset.
+    Reset,
+    /// The guest reported failure with an exit code.
+    Fail(u32),
+    /// A hart reached a debugger breakpoint.
+    Breakpoint(usize),
+}
+
+/// A board: harts, memory, devices, and what to load at reset.
+pub struct Machine {
+    pub harts: Vec<Hart>,
+    pub bus: Bus,
+    /// Machine time in steps (each hart executes one instruction per step).
+    pub steps: u64,
+    /// Images copied into memory at every reset.
+    pub blobs: Vec<Blob>,
+    /// The device tree blob given to the guest, and where it is.
+    pub fdt: Vec<u8>,
+    pub fdt_addr: u64,
+    /// Index of UART0 on the bus.
+    pub uart: usize,
+    /// Symbols from the ELF images (name, address, size).
+    pub symbols: Vec<(String, u64, u64)>,
+}
+
+impl Machine {
+    /// Resets harts and devices and copies the images in again.
+    pub fn reset(&mut self) {
+        for h in &mut self.harts {
+            h.reset(layout::MROM_BASE);
+        }
+        self.bus.reset_devices();
+        self.bus.irq.reset();
+        self.bus.icache.flush_all();
+        for b in &self.blobs {
+            if !self.bus.ram.write_bytes(b.addr, &b.data) {
+                self.bus.rom.write_bytes(b.addr, &b.data);
+            }
+        }
+        self.bus.events.clear();
+        self.update_interrupts(self.steps);
+    }
+
+    /// Recomputes the hardware-driven mip bits of every hart at machine step `now`.
+    pub fn update_interrupts(&mut self, now: u64) {
+        let ticks = self.bus.clock.ticks(now);
+        for (h, hart) in self.harts.iter_mut().enumerate() {
+            let hi = &self.bus.irq.harts[h];
+            let (meip, seip) = self.bus.irq.external(h);
+            let mut mip = 0;
+            if hi.msip {
+                mip |= 1 << irq::MSI;
+            }
+            if ticks >= hi.mtimecmp {
+                mip |= 1 << irq::MTI;
+            }
+            if meip {
+                mip |= 1 << irq::MEI;
+            }
+            if seip {
+                mip |= 1 << irq::SEI;
+            }
+            hart.mip_hw = mip;
+        }
+    }
+
+    /// The next machine step at which a timer or device deadline falls, after `now`.
+    fn next_deadline(&self, now: u64) -> Option<u64> {
+        let clock = &self.bus.clock;
+        let timers = self.bus.irq.harts.iter().map(|h| h.mtimecmp);
+        timers
+            .chain(self.bus.next_deadline())
+            .filter_map(|t| clock.step_of_tick(t))
+            .filter(|&s| s > now)
+            .min()
+    }
+
+    /// Handles events raised by devices. Returns an outcome that ends the run, if any.
+    fn process_events(&mut self, now: u64) -> Option<Outcome> {
+        let mut out = None;
+        let mut irq_changed = false;
+        for ev in std::mem::take(&mut self.bus.events) {
+            match ev {
+                BoardEvent::PowerOff => out = out.or(Some(Outcome::PowerOff)),
+                BoardEvent::Reset => out = out.or(Some(Outcome::Reset)),
+                BoardEvent::Fail(c) => out = out.or(Some(Outcome::Fail(c))),
+                BoardEvent::IrqChanged => irq_changed = true,
+                BoardEvent::SetTime(v) => {
+                    self.bus.clock.set(now, v);
+                    irq_changed = true;
+                }
+            }
+        }
+        if irq_changed {
+            self.update_interrupts(now);
+        }
+        out
+    }
+
+    fn all_idle(&self) -> bool {
+        self.harts
+            .iter()
+            .all(|h| h.state == HartState::Wfi && h.mip() & h.csr.mie == 0)
+    }
+
+    /// Runs the machine for up to `max_steps` steps.
+    pub fn run(&mut self, max_steps: u64) -> Outcome {
+        let end = self.steps.saturating_add(max_steps);
+        let quantum = if self.harts.len() > 1 {
+            SMP_QUANTUM
+        } else {
+            UP_QUANTUM
+        };
+        while self.steps < end {
+            let now = self.steps;
+            self.bus.now = self.bus.clock.ticks(now);
+            self.bus.tick_devices(false);
+            if let Some(o) = self.process_events(now) {
+                return o;
+            }
+            self.update_interrupts(now);
+            let deadline = self.next_deadline(now);
+            if self.all_idle() {
+                match deadline {
+                    Some(d) if self.bus.clock.is_virtual() => {
+                        self.steps = d;
+                        continue;
+                    }
+                    _ => return Outcome::Idle,
+                }
+            }
+            let mut q = quantum.min(end - now);
+            if let Some(d) = deadline {
+                q = q.min(d - now);
+            }
+            for h in 0..self.harts.len() {
+                let mut done = 0;
+                while done < q {
+                    let start = now + done;
+                    let stop = self.harts[h].run(&mut self.bus, q - done, start);
+                    done = self.harts[h].run_start - now;
+                    if !self.bus.events.is_empty() {
+                        if let Some(o) = self.process_events(now + done) {
+                            self.steps = now + done;
+                            return o;
+                        }
+                        // A timer may now be due sooner than the end of this round.
+                        if let Some(d) = self.next_deadline(now + done) {
+                            q = q.min(d - now).max(done);
+                        }
+                    }
+                    match stop {
+                        Stop::Wfi => break,
+                        Stop::Breakpoint => {
+                            self.steps = now + done;
+                            return Outcome::Breakpoint(h);
+                        }
+                        Stop::Budget => {}
+                    }
+                    self.update_interrupts(now + done);
+                }
+            }
+            self.steps = now + q;
+        }
+        Outcome::Budget
+    }
+
+    /// Total instructions retired by all harts.
+    pub fn retired(&self) -> u64 {
+        self.harts.iter().map(|h| h.instret).sum()
+    }
+
+    /// Machine time in seconds of guest time.
+    pub fn guest_seconds(&self) -> f64 {
+        self.steps as f64 / (STEPS_PER_TICK * layout::TIMEBASE_HZ) as f64
+    }
+}

@@ -1,0 +1,177 @@
+//! The event loop: runs the machine in slices and waits on host input with mio.
+//!
+//! The interpreter and every host-side source (the console now; the gdb and QMP servers
+//! join here) share one thread. While the guest runs, the loop polls without blocking
+//! between slices of [`SLICE_STEPS`]; when the guest idles it blocks in `poll` until input
+//! or the next wall-clock deadline. There is no busy waiting.
+
+use crate::console::{Escape, Key, RawTerminal, Sink, HELP};
+use crate::devices::uart::Uart;
+use crate::machine::{Machine, Outcome};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use std::io::Read;
+use std::time::Duration;
+
+/// Steps per slice between host polls (about 10 ms of host time at 200 MIPS).
+pub const SLICE_STEPS: u64 = 2_000_000;
+const STDIN: Token = Token(0);
+
+/// How the run ended, as a process exit status.
+pub struct Options {
+    pub no_reboot: bool,
+    pub max_steps: Option<u64>,
+    pub stats: bool,
+    /// Read console input from stdin.
+    pub stdin_console: bool,
+    pub raw_terminal: bool,
+}
+
+pub fn run(mut m: Machine, mut sink: Sink, opts: Options) -> i32 {
+    let mut poll = match Poll::new() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("haltpoint: cannot create the event loop: {e}");
+            return 1;
+        }
+    };
+    let mut stdin_open = opts.stdin_console
+        && poll
+            .registry()
+            .register(&mut SourceFd(&0), STDIN, Interest::READABLE)
+            .is_ok();
+    let mut term = if opts.raw_terminal && stdin_open {
+        RawTerminal::enable()
+    } else {
+        RawTerminal::none()
+    };
+    let mut events = Events::with_capacity(16);
+    let mut escape = Escape::default();
+    let mut pending_input: Vec<u8> = Vec::new();
+    let started = std::time::Instant::now();
+    let status = loop {
+        let slice = match opts.max_steps {
+            Some(max) if m.steps >= max => {
+                flush(&mut m, &mut sink);
+                eprintln!(
+                    "\r\nhaltpoint: stopped after {} steps (--max-steps)",
+                    m.steps
+                );
+                break 3;
+            }
+            Some(max) => SLICE_STEPS.min(max - m.steps),
+            None => SLICE_STEPS,
+        };
+        let out = m.run(slice);
+        flush(&mut m, &mut sink);
+        let timeout = match out {
+            Outcome::Budget => Some(Duration::ZERO),
+            Outcome::Idle => {
+                if !stdin_open && pending_input.is_empty() && m.bus.clock.is_virtual() {
+                    flush(&mut m, &mut sink);
+                    eprintln!("\r\nhaltpoint: every hart waits for an interrupt that can never come; stopping");
+                    break 2;
+                }
+                Some(Duration::from_millis(1)).filter(|_| !m.bus.clock.is_virtual())
+            }
+            Outcome::PowerOff => break 0,
+            Outcome::Fail(code) => break code as i32,
+            Outcome::Reset => {
+                if opts.no_reboot {
+                    break 0;
+                }
+                m.reset();
+                continue;
+            }
+            Outcome::Breakpoint(_) => Some(Duration::ZERO),
+        };
+        if !pending_input.is_empty() {
+            feed_uart(&mut m, &mut pending_input);
+        }
+        if !stdin_open {
+            if timeout == Some(Duration::ZERO) || timeout.is_some() {
+                continue;
+            }
+            continue;
+        }
+        let timeout = if pending_input.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                eprintln!("haltpoint: poll failed: {e}");
+                break 1;
+            }
+        }
+        for ev in events.iter() {
+            if ev.token() == STDIN && pending_input.len() < 4096 {
+                let mut buf = [0u8; 1024];
+                match std::io::stdin().lock().read(&mut buf) {
+                    Ok(0) => {
+                        let _ = poll.registry().deregister(&mut SourceFd(&0));
+                        stdin_open = false;
+                    }
+                    Ok(n) => {
+                        for &b in &buf[..n] {
+                            match escape.feed(b) {
+                                Key::Guest(g) => pending_input.extend(g),
+                                Key::Exit => {
+                                    term.restore();
+                                    flush(&mut m, &mut sink);
+                                    eprintln!("haltpoint: terminated");
+                                    return 0;
+                                }
+                                Key::Help => sink.write(HELP.as_bytes()),
+                                Key::None => {}
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => stdin_open = false,
+                }
+            }
+        }
+        if !pending_input.is_empty() {
+            feed_uart(&mut m, &mut pending_input);
+        }
+    };
+    term.restore();
+    flush(&mut m, &mut sink);
+    if opts.stats {
+        let secs = started.elapsed().as_secs_f64();
+        for h in &m.harts {
+            eprintln!(
+                "haltpoint: hart {} retired {} instructions",
+                h.id, h.instret
+            );
+        }
+        eprintln!(
+            "haltpoint: {} instructions in {:.3} s host time ({:.1} MIPS), {:.6} s guest time",
+            m.retired(),
+            secs,
+            m.retired() as f64 / secs / 1e6,
+            m.guest_seconds()
+        );
+    }
+    status
+}
+
+fn flush(m: &mut Machine, sink: &mut Sink) {
+    if !m.bus.console.is_empty() {
+        sink.write(&m.bus.console);
+        m.bus.console.clear();
+    }
+}
+
+fn feed_uart(m: &mut Machine, pending: &mut Vec<u8>) {
+    let idx = m.uart;
+    let Some(uart) = m.bus.device_mut::<Uart>(idx) else {
+        return;
+    };
+    let n = uart.push_input(pending);
+    pending.drain(..n);
+    m.bus.tick_devices(true);
+    m.update_interrupts(m.steps);
+}

@@ -1,0 +1,100 @@
+//! Physical-page flags for debug watchpoints.
+//!
+//! The TLBs never cache a page that holds a watchpoint, so only accesses to such pages
+//! reach [`Watchpoints::check`]; every other access pays nothing. The gdb server adds and
+//! removes watchpoints; a hit is recorded here and turned into a debug stop by the
+//! machine before the access takes effect.
+
+use crate::cpu::trap::Access;
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchKind {
+    Write,
+    Read,
+    Access,
+}
+
+#[derive(Clone, Debug)]
+pub struct Watchpoint {
+    /// Start address (physical when `phys`, else virtual).
+    pub addr: u64,
+    pub len: u64,
+    pub kind: WatchKind,
+    pub phys: bool,
+}
+
+/// A watchpoint hit, reported before the access takes effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchHit {
+    pub hart: usize,
+    pub addr: u64,
+    pub kind: WatchKind,
+}
+
+#[derive(Default)]
+pub struct Watchpoints {
+    pub list: Vec<Watchpoint>,
+    /// Physical pages (page numbers) with at least one watchpoint, with counts.
+    pages: HashMap<u64, usize>,
+    pub hit: Option<WatchHit>,
+}
+
+impl Watchpoints {
+    #[inline(always)]
+    pub fn active(&self) -> bool {
+        !self.pages.is_empty()
+    }
+
+    #[inline]
+    pub fn page_watched(&self, page_pa: u64) -> bool {
+        !self.pages.is_empty() && self.pages.contains_key(&(page_pa >> 12))
+    }
+
+    /// Marks the physical pages `[pa, pa+len)` as watched.
+    pub fn watch_pages(&mut self, pa: u64, len: u64) {
+        let first = pa >> 12;
+        let last = (pa + len.max(1) - 1) >> 12;
+        for p in first..=last {
+            *self.pages.entry(p).or_insert(0) += 1;
+        }
+    }
+
+    pub fn unwatch_pages(&mut self, pa: u64, len: u64) {
+        let first = pa >> 12;
+        let last = (pa + len.max(1) - 1) >> 12;
+        for p in first..=last {
+            if let Some(c) = self.pages.get_mut(&p) {
+                *c -= 1;
+                if *c == 0 {
+                    self.pages.remove(&p);
+                }
+            }
+        }
+    }
+
+    /// Checks an access against the watchpoints; records the first hit.
+    pub fn check(&mut self, hart: usize, va: u64, pa: u64, size: u64, acc: Access) {
+        if self.hit.is_some() || acc == Access::Fetch {
+            return;
+        }
+        for w in &self.list {
+            let a = if w.phys { pa } else { va };
+            let overlaps = a < w.addr + w.len && w.addr < a + size;
+            let kind_match = match (w.kind, acc) {
+                (WatchKind::Access, _) => true,
+                (WatchKind::Write, Access::Store) => true,
+                (WatchKind::Read, Access::Load) => true,
+                _ => false,
+            };
+            if overlaps && kind_match {
+                self.hit = Some(WatchHit {
+                    hart,
+                    addr: w.addr.max(a),
+                    kind: w.kind,
+                });
+                return;
+            }
+        }
+    }
+}
