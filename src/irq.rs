@@ -139,8 +139,9 @@ impl IrqState {
             return false;
         }
         set_bit(&mut self.levels, src, level);
-        if level && !bit(&self.plic.claimed, src) {
-            set_bit(&mut self.plic.pending, src, true);
+        // Level-triggered, as QEMU's PLIC: pending follows the line while unclaimed.
+        if !bit(&self.plic.claimed, src) {
+            set_bit(&mut self.plic.pending, src, level);
         }
         true
     }

@@ -174,6 +174,14 @@ impl Csrs {
     }
 }
 
+/// The operation of a CSR instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CsrOp {
+    Write(u64),
+    Set(u64),
+    Clear(u64),
+}
+
 /// What a CSR write changed, so the interpreter knows what to refresh.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteEffect {
@@ -422,8 +430,9 @@ impl Hart {
             MCYCLE | MINSTRET => self.set_retired(v),
             MHPMCOUNTER3..=MHPMCOUNTER31 | MHPMEVENT3..=MHPMEVENT31 => {}
             SSTATUS => {
+                let old = self.csr.mstatus;
                 self.mstatus_write(v, SSTATUS_WMASK);
-                return WriteEffect::Translation;
+                return self.mstatus_effect(old);
             }
             SIE => {
                 c.mie = (c.mie & !c.mideleg) | (v & c.mideleg);
@@ -454,8 +463,9 @@ impl Hart {
                 return WriteEffect::Translation;
             }
             MSTATUS => {
+                let old = self.csr.mstatus;
                 self.mstatus_write(v, MSTATUS_WMASK);
-                return WriteEffect::Translation;
+                return self.mstatus_effect(old);
             }
             MISA => {}
             MEDELEG => c.medeleg = v & DELEGABLE_EXCEPTIONS,
@@ -527,6 +537,19 @@ impl Hart {
         WriteEffect::None
     }
 
+    /// What an mstatus change requires. SUM and the privilege-related bits only select
+    /// another TLB set; MXR and MPRV/MPP (when MPRV is set) change what entries mean.
+    fn mstatus_effect(&self, old: u64) -> WriteEffect {
+        let new = self.csr.mstatus;
+        let changed = old ^ new;
+        let mprv_mpp = (new | old) & ms::MPRV != 0 && changed & ms::MPP != 0;
+        if changed & (ms::MXR | ms::MPRV) != 0 || mprv_mpp {
+            WriteEffect::Translation
+        } else {
+            WriteEffect::Interrupts
+        }
+    }
+
     fn pmp_locked(&self, i: usize) -> bool {
         self.csr.pmpcfg[i] & 0x80 != 0 && self.csr.mseccfg & 4 == 0
     }
@@ -548,22 +571,27 @@ impl Hart {
     }
 
     /// A CSR instruction: check, read, write. Returns the old value and the write effect.
+    ///
+    /// `op` is the new value for csrrw, or the mask to set or clear. `writes` says whether
+    /// the instruction writes at all: csrrs/csrrc with rs1 = x0 (or uimm = 0) do not, even
+    /// on a read-only CSR, while any other rs1 does, even when its value is 0.
     pub fn csr_op(
         &mut self,
         csr: u16,
-        write: Option<u64>,
-        set_clear: Option<(u64, bool)>,
+        op: CsrOp,
+        writes: bool,
         raw: u32,
         time: u64,
     ) -> Result<(u64, WriteEffect), Trap> {
-        let writes = write.is_some() || set_clear.is_some_and(|(m, _)| m != 0);
         self.csr_check(csr, writes, raw)?;
         let old = self.csr_read_raw(csr, time).ok_or(Trap::illegal(raw))?;
-        let new = match (write, set_clear) {
-            (Some(v), _) => v,
-            (None, Some((m, true))) if m != 0 => old | m,
-            (None, Some((m, false))) if m != 0 => old & !m,
-            _ => return Ok((old, WriteEffect::None)),
+        if !writes {
+            return Ok((old, WriteEffect::None));
+        }
+        let new = match op {
+            CsrOp::Write(v) => v,
+            CsrOp::Set(m) => old | m,
+            CsrOp::Clear(m) => old & !m,
         };
         Ok((old, self.csr_write_raw(csr, new)))
     }

@@ -6,7 +6,7 @@
 //! out. Nothing debug-related is tested per instruction: breakpoints are `Op::Breakpoint`
 //! slots in the cache and watchpoints are pages the TLBs refuse to map.
 
-use super::csr::WriteEffect;
+use super::csr::{CsrOp, WriteEffect};
 use super::decode::{decode, Insn, Op};
 use super::icache::SLOTS;
 use super::mstatus as ms;
@@ -24,6 +24,10 @@ pub enum Stop {
     /// The hart hit a debugger breakpoint at `pc` (not executed).
     Breakpoint,
 }
+
+/// Internal exit codes carried in `Trap::cause` out of the hot loop (never architectural).
+const DECODE: u64 = u64::MAX;
+const BREAK: u64 = u64::MAX - 1;
 
 #[inline(always)]
 fn sx32(v: u64) -> u64 {
@@ -77,41 +81,34 @@ impl Hart {
                 self.mmu.flush_stores();
                 self.mmu.code_gen = bus.icache.gen;
             }
-            let vpage = self.pc >> 12;
-            let tracing = bus.log.exec;
-            loop {
+            if bus.log.exec {
+                // Tracing: one instruction per block, through the same path.
                 let slot = ((self.pc & 0xfff) >> 1) as usize;
-                let Some(mut insn) = bus.icache.slot(page, slot) else {
-                    break;
-                };
-                if insn.op == Op::Undecoded {
-                    insn = match self.decode_slot(bus, page, slot) {
+                let insn = match bus.icache.slot(page, slot) {
+                    Some(i) if i.op != Op::Undecoded => i,
+                    _ => match self.decode_slot(bus, page, slot) {
                         Ok(i) => i,
                         Err(t) => {
                             self.budget -= 1;
                             self.take_trap(t, bus);
-                            break;
+                            continue;
                         }
-                    };
-                }
+                    },
+                };
                 if insn.op == Op::Breakpoint {
                     stop = Stop::Breakpoint;
                     self.end_run();
                     break;
                 }
-                if tracing {
-                    self.trace(bus, &insn);
-                }
+                self.trace(bus, &insn);
                 self.budget -= 1;
                 if let Err(t) = self.execute(bus, insn) {
                     self.take_trap(t, bus);
-                    break;
                 }
-                if self.budget == 0 || self.pc >> 12 != vpage {
-                    break;
-                }
+                continue;
             }
-            if stop == Stop::Breakpoint {
+            if let Some(s) = self.run_page(bus, page) {
+                stop = s;
                 break;
             }
         }
@@ -123,6 +120,62 @@ impl Hart {
             return Stop::Wfi;
         }
         stop
+    }
+
+    /// Executes from decoded RAM page `page` while `pc` stays on its virtual page.
+    ///
+    /// This is the hot loop: one bounds-checked slot load, the dispatch, and a page and
+    /// budget check per instruction. Undecoded slots and breakpoints are ordinary ops.
+    #[inline(always)]
+    fn run_page(&mut self, bus: &mut Bus, page: usize) -> Option<Stop> {
+        let vpage = self.pc >> 12;
+        loop {
+            let slot = ((self.pc & 0xfff) >> 1) as usize;
+            let insn = Insn::unpack(bus.icache.page(page)?[slot]);
+            self.budget -= 1;
+            if let Err(t) = self.execute(bus, insn) {
+                return self.exit_page(bus, t, page, slot);
+            }
+            if self.budget == 0 || self.pc >> 12 != vpage {
+                return None;
+            }
+        }
+    }
+
+    /// The rare ways out of [`Hart::run_page`]: a trap, an undecoded slot, a breakpoint.
+    #[inline(never)]
+    fn exit_page(&mut self, bus: &mut Bus, t: Trap, page: usize, slot: usize) -> Option<Stop> {
+        match t.cause {
+            DECODE => {
+                // decode_slot caches the slot, except for a 32-bit instruction that
+                // crosses into the next page: execute that one here, uncached.
+                let r = self.decode_slot(bus, page, slot).and_then(|insn| {
+                    if bus
+                        .icache
+                        .slot(page, slot)
+                        .is_some_and(|i| i.op == Op::Undecoded)
+                    {
+                        self.execute(bus, insn)
+                    } else {
+                        self.budget += 1;
+                        Ok(())
+                    }
+                });
+                if let Err(t) = r {
+                    self.take_trap(t, bus);
+                }
+                None
+            }
+            BREAK => {
+                self.budget += 1;
+                self.end_run();
+                Some(Stop::Breakpoint)
+            }
+            _ => {
+                self.take_trap(t, bus);
+                None
+            }
+        }
     }
 
     /// Decodes the slot at `slot` of RAM page `page`, caching it unless it spans pages.
@@ -241,6 +294,7 @@ impl Hart {
                 self.end_run();
             }
             WriteEffect::Translation => {
+                self.pmp_refresh();
                 self.mmu.flush_all();
                 self.update_tlb_sets();
                 self.end_run();
@@ -626,7 +680,9 @@ impl Hart {
                 self.pc = next;
                 return Ok(());
             }
-            Op::Illegal | Op::Undecoded | Op::Breakpoint => return Err(Trap::illegal(i.raw)),
+            Op::Undecoded => return Err(Trap::new(DECODE, 0)),
+            Op::Breakpoint => return Err(Trap::new(BREAK, 0)),
+            Op::Illegal => return Err(Trap::illegal(i.raw)),
         };
         self.set_x(rd, v);
         self.pc = next;
@@ -637,21 +693,16 @@ impl Hart {
     fn exec_csr(&mut self, bus: &mut Bus, i: Insn, rs1: u64, next: u64) -> Result<(), Trap> {
         let csr = (i.imm & 0xfff) as u16;
         let uimm = i.rs1 as u64;
-        let (write, set_clear) = match i.op {
-            Op::Csrrw => (Some(rs1), None),
-            Op::Csrrwi => (Some(uimm), None),
-            Op::Csrrs => (None, Some((if i.rs1 == 0 { 0 } else { rs1 }, true))),
-            Op::Csrrsi => (None, Some((uimm, true))),
-            Op::Csrrc => (None, Some((if i.rs1 == 0 { 0 } else { rs1 }, false))),
-            _ => (None, Some((uimm, false))),
-        };
-        // csrrs/csrrc with rs1 = x0 do not write, even when the register would be 0.
-        let set_clear = match (i.op, set_clear) {
-            (Op::Csrrs | Op::Csrrc, Some((_, s))) if i.rs1 == 0 => Some((0, s)),
-            (_, sc) => sc,
+        let (op, writes) = match i.op {
+            Op::Csrrw => (CsrOp::Write(rs1), true),
+            Op::Csrrwi => (CsrOp::Write(uimm), true),
+            Op::Csrrs => (CsrOp::Set(rs1), i.rs1 != 0),
+            Op::Csrrsi => (CsrOp::Set(uimm), i.rs1 != 0),
+            Op::Csrrc => (CsrOp::Clear(rs1), i.rs1 != 0),
+            _ => (CsrOp::Clear(uimm), i.rs1 != 0),
         };
         let time = bus.clock.ticks(self.steps());
-        let (old, effect) = self.csr_op(csr, write, set_clear, i.raw, time)?;
+        let (old, effect) = self.csr_op(csr, op, writes, i.raw, time)?;
         self.set_x(i.rd, old);
         self.pc = next;
         self.apply_csr_effect(effect);

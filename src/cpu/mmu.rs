@@ -60,6 +60,8 @@ pub struct Mmu {
     pub fetch_set: usize,
     /// The icache generation the store TLBs were last checked against.
     pub code_gen: u64,
+    /// Active PMP entries in priority order: (start, end, pmpcfg byte).
+    pub pmp: Vec<(u64, u64, u8)>,
 }
 
 impl Mmu {
@@ -69,6 +71,7 @@ impl Mmu {
             data_set: 3,
             fetch_set: 3,
             code_gen: 0,
+            pmp: Vec::new(),
         }
     }
 
@@ -326,20 +329,25 @@ impl Hart {
         }
     }
 
+    /// Recomputes the list of active PMP entries after a PMP CSR write.
+    pub fn pmp_refresh(&mut self) {
+        self.mmu.pmp.clear();
+        for i in 0..PMP_ENTRIES {
+            if let Some((lo, hi)) = self.pmp_range(i) {
+                self.mmu.pmp.push((lo, hi, self.csr.pmpcfg[i]));
+            }
+        }
+    }
+
     /// Checks PMP for an access of `size` bytes at `pa`.
     pub fn pmp_ok(&self, pa: u64, size: u64, acc: Access, prv: u8) -> bool {
         let end = pa.saturating_add(size);
-        let mut any_active = false;
-        for i in 0..PMP_ENTRIES {
-            let Some((lo, hi)) = self.pmp_range(i) else {
-                continue;
-            };
-            any_active = true;
+        for &(lo, hi, cfg) in &self.mmu.pmp {
             if pa < hi && lo < end {
                 if pa < lo || end > hi {
                     return false; // partial match
                 }
-                let (r, w, x) = self.pmp_perm(self.csr.pmpcfg[i], prv);
+                let (r, w, x) = self.pmp_perm(cfg, prv);
                 return match acc {
                     Access::Load => r,
                     Access::Store => w,
@@ -353,16 +361,15 @@ impl Hart {
             !(mmwp || (mml && acc == Access::Fetch))
         } else {
             // As QEMU: with no active entry at all, S and U are not restricted.
-            !any_active
+            self.mmu.pmp.is_empty()
         }
     }
 
     /// True when no PMP boundary falls strictly inside the page at `page_pa`.
     pub fn pmp_page_uniform(&self, page_pa: u64) -> bool {
         let page_end = page_pa + PAGE_SIZE;
-        (0..PMP_ENTRIES).all(|i| match self.pmp_range(i) {
-            None => true,
-            Some((lo, hi)) => !(lo > page_pa && lo < page_end) && !(hi > page_pa && hi < page_end),
+        self.mmu.pmp.iter().all(|&(lo, hi, _)| {
+            !(lo > page_pa && lo < page_end) && !(hi > page_pa && hi < page_end)
         })
     }
 

@@ -130,6 +130,8 @@ impl Hart {
         self.state = HartState::Running;
         self.reservation = None;
         self.mmu.flush_all();
+        self.mmu.pmp.clear();
+        self.update_tlb_sets();
     }
 
     /// True when mstatus.FS is not Off (FP instructions are legal).

@@ -98,7 +98,7 @@ impl Device for Clint {
 
     fn read(&mut self, offset: u64, size: u8, ctx: &mut DevCtx) -> u64 {
         let val = match decode(offset, ctx.irq.harts.len()) {
-            Some(Reg::Msip(h)) if size == 4 && offset % 4 == 0 => {
+            Some(Reg::Msip(h)) if size == 4 && offset.is_multiple_of(4) => {
                 Some(u64::from(ctx.irq.harts[h].msip))
             }
             Some(Reg::Mtimecmp(h, at)) => read_part(ctx.irq.harts[h].mtimecmp, at, size),
@@ -116,7 +116,7 @@ impl Device for Clint {
 
     fn write(&mut self, offset: u64, size: u8, value: u64, ctx: &mut DevCtx) {
         match decode(offset, ctx.irq.harts.len()) {
-            Some(Reg::Msip(h)) if size == 4 && offset % 4 == 0 => {
+            Some(Reg::Msip(h)) if size == 4 && offset.is_multiple_of(4) => {
                 ctx.irq.harts[h].msip = value & 1 != 0;
                 ctx.events.push(BoardEvent::IrqChanged);
             }
@@ -157,15 +157,16 @@ impl Device for Clint {
         fdt: &mut vm_fdt::FdtWriter,
         ctx: &FdtCtx,
     ) -> vm_fdt::FdtWriterResult<()> {
+        // Property order as in QEMU's tree, to make the two easy to compare.
         let node = fdt.begin_node(&format!("clint@{base:x}"))?;
-        fdt.property_string_list(
-            "compatible",
-            vec!["sifive,clint0".into(), "riscv,clint0".into()],
-        )?;
-        fdt_reg(fdt, base, SIZE)?;
         fdt.property_array_u32(
             "interrupts-extended",
             &super::intc_cells(ctx, &[IRQ_M_SOFT, IRQ_M_TIMER]),
+        )?;
+        fdt_reg(fdt, base, SIZE)?;
+        fdt.property_string_list(
+            "compatible",
+            vec!["sifive,clint0".into(), "riscv,clint0".into()],
         )?;
         fdt.end_node(node)
     }

@@ -67,14 +67,11 @@ impl GoldfishRtc {
         }
     }
 
-    /// The host-side clock (without the guest's offset) at machine time `now`.
-    fn host_ns(&self, now: u64) -> u64 {
-        self.base_ns.wrapping_add(now.wrapping_mul(NS_PER_TICK))
-    }
-
     /// The guest-visible time at machine time `now`.
     fn time_ns(&self, now: u64) -> u64 {
-        self.host_ns(now).wrapping_add(self.offset_ns)
+        self.base_ns
+            .wrapping_add(now.wrapping_mul(NS_PER_TICK))
+            .wrapping_add(self.offset_ns)
     }
 
     /// Moves the guest clock so that it reads `new` at machine time `now`.

@@ -97,7 +97,7 @@ impl Device for Plic {
 
     fn read(&mut self, offset: u64, size: u8, ctx: &mut DevCtx) -> u64 {
         let plic = &mut ctx.irq.plic;
-        let reg = if size == 4 && offset % 4 == 0 {
+        let reg = if size == 4 && offset.is_multiple_of(4) {
             decode(offset, plic.pending.len(), plic.contexts())
         } else {
             None
@@ -127,7 +127,7 @@ impl Device for Plic {
 
     fn write(&mut self, offset: u64, size: u8, value: u64, ctx: &mut DevCtx) {
         let plic = &mut ctx.irq.plic;
-        let reg = if size == 4 && offset % 4 == 0 {
+        let reg = if size == 4 && offset.is_multiple_of(4) {
             decode(offset, plic.pending.len(), plic.contexts())
         } else {
             None
@@ -170,22 +170,23 @@ impl Device for Plic {
         fdt: &mut vm_fdt::FdtWriter,
         ctx: &FdtCtx,
     ) -> vm_fdt::FdtWriterResult<()> {
+        // Property order as in QEMU's tree, to make the two easy to compare.
         let node = fdt.begin_node(&format!("plic@{base:x}"))?;
-        fdt.property_u32("#interrupt-cells", 1)?;
-        fdt.property_u32("#address-cells", 0)?;
-        fdt.property_string_list(
-            "compatible",
-            vec!["sifive,plic-1.0.0".into(), "riscv,plic0".into()],
-        )?;
-        fdt.property_null("interrupt-controller")?;
+        fdt.property_phandle(ctx.plic_phandle)?;
+        // Sources 1..=95 (QEMU 7.2 says 96, one more than it has; later QEMU says 95).
+        fdt.property_u32("riscv,ndev", PLIC_SOURCES as u32 - 1)?;
+        fdt_reg(fdt, base, SIZE)?;
         fdt.property_array_u32(
             "interrupts-extended",
             &super::intc_cells(ctx, &[IRQ_M_EXT, IRQ_S_EXT]),
         )?;
-        fdt_reg(fdt, base, SIZE)?;
-        // Sources 1..=95 (QEMU 7.2 says 96, one more than it has; later QEMU says 95).
-        fdt.property_u32("riscv,ndev", PLIC_SOURCES as u32 - 1)?;
-        fdt.property_phandle(ctx.plic_phandle)?;
+        fdt.property_null("interrupt-controller")?;
+        fdt.property_string_list(
+            "compatible",
+            vec!["sifive,plic-1.0.0".into(), "riscv,plic0".into()],
+        )?;
+        fdt.property_u32("#address-cells", 0)?;
+        fdt.property_u32("#interrupt-cells", 1)?;
         fdt.end_node(node)
     }
 

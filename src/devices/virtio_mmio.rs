@@ -157,23 +157,26 @@ pub struct VirtioMmio {
 impl VirtioMmio {
     /// An empty transport (no device) driving PLIC source `irq`.
     pub fn new(irq: u32) -> VirtioMmio {
-        VirtioMmio::with_backend(irq, None)
-    }
-
-    /// A transport driving PLIC source `irq` with device `backend`.
-    pub fn with_backend(irq: u32, backend: Option<Box<dyn VirtioBackend>>) -> VirtioMmio {
-        let queues = vec![VirtQueue::default(); backend.as_ref().map_or(0, |b| b.num_queues())];
         VirtioMmio {
             irq,
-            backend,
+            backend: None,
             device_features_sel: 0,
             driver_features_sel: 0,
             driver_features: 0,
             queue_sel: 0,
-            queues,
+            queues: Vec::new(),
             interrupt_status: 0,
             status: 0,
             config_generation: 0,
+        }
+    }
+
+    /// A transport driving PLIC source `irq` with device `backend`.
+    pub fn with_backend(irq: u32, backend: Box<dyn VirtioBackend>) -> VirtioMmio {
+        VirtioMmio {
+            queues: vec![VirtQueue::default(); backend.num_queues()],
+            backend: Some(backend),
+            ..VirtioMmio::new(irq)
         }
     }
 
@@ -296,12 +299,12 @@ impl VirtioMmio {
     }
 
     fn write_status(&mut self, val: u32, ctx: &mut DevCtx) {
+        let mut val = val & 0xff;
         if val == 0 {
             self.reset_transport();
             self.update_irq(ctx);
             return;
         }
-        let mut val = val & 0xff;
         let newly = val & !self.status;
         // The device accepts FEATURES_OK only for features it offered.
         if newly & status::FEATURES_OK != 0 && self.driver_features & !self.device_features() != 0 {
@@ -352,7 +355,7 @@ impl Device for VirtioMmio {
     }
 
     fn read(&mut self, offset: u64, size: u8, ctx: &mut DevCtx) -> u64 {
-        if offset >= CONFIG || (size == 4 && offset % 4 == 0) {
+        if offset >= CONFIG || (size == 4 && offset.is_multiple_of(4)) {
             return self.peek(offset, size);
         }
         ctx.guest_error(NAME, format_args!("read at {offset:#x} size {size}"));
@@ -369,7 +372,7 @@ impl Device for VirtioMmio {
             if let Some(b) = self.backend.as_mut() {
                 b.write_config(offset - CONFIG, &bytes[..usize::from(size.min(8))], ctx);
             }
-        } else if size == 4 && offset % 4 == 0 {
+        } else if size == 4 && offset.is_multiple_of(4) {
             self.write_reg(offset, value as u32, ctx);
         } else {
             ctx.guest_error(
@@ -479,7 +482,7 @@ mod tests {
             activated: None,
             resets: 0,
         };
-        let dev = VirtioMmio::with_backend(IRQ, Some(Box::new(probe)));
+        let dev = VirtioMmio::with_backend(IRQ, Box::new(probe));
         bus_with(1, B, Some(IRQ), Box::new(dev))
     }
 

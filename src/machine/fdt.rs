@@ -252,7 +252,16 @@ mod tests {
         let out = out?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "dtc failed: {stderr}");
-        assert!(stderr.trim().is_empty(), "dtc warnings: {stderr}");
+        // QEMU's own tree draws this warning too: its cpu interrupt controllers have no
+        // #address-cells, and neither have Linux's riscv trees. Any other warning fails.
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| {
+                !(l.contains("Warning (interrupt_provider)")
+                    && l.contains("/interrupt-controller: Missing #address-cells"))
+            })
+            .collect();
+        assert!(warnings.is_empty(), "dtc warnings: {warnings:#?}");
         Ok(Some(String::from_utf8(out.stdout)?))
     }
 

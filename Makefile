@@ -1,0 +1,54 @@
+# haltpoint: the two front-door commands are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/haltpoint
+# Debian packages the build and the tests need (installed only when missing).
+DEB_BUILD := cmake gcc make
+DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-misc python3-venv
+
+.PHONY: all build run test test-unit test-linux deps deps-build bench guests lint fmt clippy clean
+
+all: build
+
+deps-build:
+	@missing=""; for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "Installing:$$missing"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+deps: deps-build
+	@missing=""; for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "Installing:$$missing"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+build: deps-build
+	$(CARGO) build --release
+
+# The main job: the embedded demo guest.
+run: build
+	$(BIN)
+
+# Everything the tests need, then the tests: unit, guest programs, Linux.
+test: deps build
+	sh tests/linux/fetch.sh
+	$(CARGO) test --release -- --test-threads=2
+
+bench: deps build
+	sh tests/linux/fetch.sh
+	python3 benches/bench.py
+
+# Rebuild the committed test and benchmark guests from source (needs gcc-riscv64-unknown-elf),
+# and fetch the Debian guests into the cache.
+guests:
+	@dpkg -s gcc-riscv64-unknown-elf >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-riscv64-unknown-elf
+	$(MAKE) -C tests/guests all
+	$(MAKE) -C benches/guests all
+	sh tests/linux/fetch.sh
+
+lint: fmt clippy
+fmt:
+	$(CARGO) fmt --check
+clippy:
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,94 @@
+//! Helpers shared by the integration tests: run the real `haltpoint` binary.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// The result of one run.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Everything the run printed, for assertion messages.
+    pub fn all(&self) -> String {
+        format!(
+            "exit status {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_haltpoint")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn guest(name: &str) -> String {
+    root().join("tests/guests").join(name).display().to_string()
+}
+
+/// Runs haltpoint with `args` under coreutils `timeout`, stdin from `input`.
+pub fn run_with_input(args: &[&str], input: &[u8], secs: u32) -> Run {
+    use std::io::Write;
+    let mut child = Command::new("timeout")
+        .arg("--kill-after=5")
+        .arg(secs.to_string())
+        .arg(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn haltpoint under timeout");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("wait for haltpoint");
+    let _ = writer.join();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn run(args: &[&str], secs: u32) -> Run {
+    run_with_input(args, b"", secs)
+}
+
+/// Runs a bare-metal test guest with `-bios none` and returns the run.
+pub fn run_guest(elf: &str, extra: &[&str]) -> Run {
+    let path = guest(elf);
+    let mut args = vec![
+        "-M",
+        "virt",
+        "-bios",
+        "none",
+        "-nographic",
+        "-kernel",
+        &path,
+    ];
+    args.extend_from_slice(extra);
+    run(&args, 60)
+}
+
+/// The Debian guest cache built by tests/linux/fetch.sh.
+pub fn linux_cache() -> PathBuf {
+    if let Ok(c) = std::env::var("HALTPOINT_CACHE") {
+        return PathBuf::from(c);
+    }
+    let base = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+        });
+    base.join("haltpoint")
+}
