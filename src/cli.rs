@@ -196,25 +196,28 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Result<Vec<String>, 
             Some((n, v)) => (n, Some(v.to_string())),
             None => (body, None),
         };
-        let takes_value = if name.len() == 1 {
+        let (flag, takes_value) = if name.len() == 1 {
             if !"MmdDSsh".contains(name) {
                 return Err(format!("-{name}: invalid option (see haltpoint --help)"));
             }
-            out.push(format!("-{name}"));
-            SHORT_WITH_VALUE.contains(&name)
+            (format!("-{name}"), SHORT_WITH_VALUE.contains(&name))
         } else if LONG.contains(&name) {
-            out.push(format!("--{name}"));
-            !FLAGS.contains(&name)
+            (format!("--{name}"), !FLAGS.contains(&name))
         } else {
             return Err(format!("-{name}: invalid option (see haltpoint --help)"));
         };
-        if let Some(v) = inline {
-            out.push(v);
-        } else if takes_value {
-            match it.next() {
-                Some(v) => out.push(v),
+        // Values are joined with '=' so one that starts with '-' stays a value.
+        let value = match inline {
+            Some(v) => Some(v),
+            None if takes_value => match it.next() {
+                Some(v) => Some(v),
                 None => return Err(format!("-{name}: requires an argument")),
-            }
+            },
+            None => None,
+        };
+        match value {
+            Some(v) => out.push(format!("{flag}={v}")),
+            None => out.push(flag),
         }
     }
     Ok(out)

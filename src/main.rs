@@ -116,7 +116,7 @@ fn real_main() -> Result<i32, String> {
         "wall" => true,
         other => return Err(format!("--clock {other}: expected 'virtual' or 'wall'")),
     };
-    for d in &cli.device {
+    if let Some(d) = cli.device.first() {
         let driver = cli::split_opts(d)
             .first()
             .map(|p| p.0.clone())

@@ -81,12 +81,12 @@ impl Watchpoints {
         for w in &self.list {
             let a = if w.phys { pa } else { va };
             let overlaps = a < w.addr + w.len && w.addr < a + size;
-            let kind_match = match (w.kind, acc) {
-                (WatchKind::Access, _) => true,
-                (WatchKind::Write, Access::Store) => true,
-                (WatchKind::Read, Access::Load) => true,
-                _ => false,
-            };
+            let kind_match = matches!(
+                (w.kind, acc),
+                (WatchKind::Access, _)
+                    | (WatchKind::Write, Access::Store)
+                    | (WatchKind::Read, Access::Load)
+            );
             if overlaps && kind_match {
                 self.hit = Some(WatchHit {
                     hart,

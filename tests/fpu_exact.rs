@@ -36,8 +36,8 @@ fn matches_qemu_golden_vectors() {
             panic!("malformed row: {line}");
         };
         let insn = decode(raw as u32);
-        assert_eq!(insn.op, Op::Fp, "{line}");
-        assert_eq!(insn.fp.mnemonic(), name, "{line}");
+        assert_eq!(insn.op(), Op::Fp, "{line}");
+        assert_eq!(insn.fp().mnemonic(), name, "{line}");
 
         let mut h = Hart::new(0);
         h.csr.mstatus |= 1 << 13; // FS = Initial

@@ -438,11 +438,7 @@ impl Hart {
                 c.mie = (c.mie & !c.mideleg) | (v & c.mideleg);
                 return WriteEffect::Interrupts;
             }
-            STVEC => {
-                if v & 3 < 2 {
-                    c.stvec = v;
-                }
-            }
+            STVEC if v & 3 < 2 => c.stvec = v,
             SCOUNTEREN => c.scounteren = v & 0xffff_ffff,
             SENVCFG => c.senvcfg = v & 1,
             SSCRATCH => c.sscratch = v,
@@ -477,11 +473,7 @@ impl Hart {
                 c.mie = v & (S_INTERRUPTS | M_INTERRUPTS);
                 return WriteEffect::Interrupts;
             }
-            MTVEC => {
-                if v & 3 < 2 {
-                    c.mtvec = v;
-                }
-            }
+            MTVEC if v & 3 < 2 => c.mtvec = v,
             MCOUNTEREN => c.mcounteren = v & 0xffff_ffff,
             MENVCFG => c.menvcfg = v & 1,
             MCOUNTINHIBIT => c.mcountinhibit = v & 0xffff_fffd,

@@ -165,9 +165,9 @@ pub enum Op {
     Bseti,
 }
 
-/// A decoded instruction. `Copy`, 16 bytes, so the cache hands out values, not borrows.
+/// The fields of a decoded instruction, as the decoder builds them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Insn {
+pub struct Fields {
     pub op: Op,
     pub rd: u8,
     pub rs1: u8,
@@ -184,8 +184,8 @@ pub struct Insn {
     pub raw: u32,
 }
 
-impl Insn {
-    pub const UNDECODED: Insn = Insn {
+impl Fields {
+    pub const UNDECODED: Fields = Fields {
         op: Op::Undecoded,
         rd: 0,
         rs1: 0,
@@ -198,14 +198,35 @@ impl Insn {
         raw: 0,
     };
 
-    /// Packs the instruction into two words for the decoded-page cache.
-    #[inline(always)]
-    pub fn pack(&self) -> Packed {
-        self.pack_const()
+    fn new(op: Op, raw: u32, len: u8) -> Fields {
+        Fields {
+            op,
+            len,
+            raw,
+            ..Fields::UNDECODED
+        }
     }
 
-    /// `pack` usable in constants.
-    pub const fn pack_const(&self) -> Packed {
+    fn r(op: Op, raw: u32, rd: u32, rs1: u32, rs2: u32, imm: i32) -> Fields {
+        Fields {
+            op,
+            rd: rd as u8,
+            rs1: rs1 as u8,
+            rs2: rs2 as u8,
+            imm,
+            raw,
+            len: 4,
+            ..Fields::UNDECODED
+        }
+    }
+
+    fn c(mut self) -> Fields {
+        self.len = 2;
+        self
+    }
+
+    /// Packs the fields into an [`Insn`].
+    pub const fn pack(&self) -> Insn {
         let w0 = self.op as u64
             | (self.rd as u64) << 8
             | (self.rs1 as u64) << 16
@@ -214,69 +235,94 @@ impl Insn {
             | (self.rm as u64) << 40
             | (self.len as u64) << 48
             | (self.fp as u64) << 56;
-        Packed([w0, self.imm as u32 as u64 | (self.raw as u64) << 32])
-    }
-
-    /// Unpacks a cached instruction. Fields come out of two register loads, so the hot
-    /// loop never copies an `Insn` through the stack (that store-to-load forwarding
-    /// stall cost 18% of the interpreter's time when measured with perf).
-    #[inline(always)]
-    pub fn unpack(p: Packed) -> Insn {
-        let [w0, w1] = p.0;
-        // SAFETY: a `Packed` is only built by `Insn::pack` (its field is private), so
-        // byte 0 holds a valid `Op` discriminant and byte 7 a valid `FpOp` one; both
-        // enums are `repr(u8)`.
-        let (op, fp) = unsafe {
-            (
-                std::mem::transmute::<u8, Op>(w0 as u8),
-                std::mem::transmute::<u8, FpOp>((w0 >> 56) as u8),
-            )
-        };
         Insn {
-            op,
-            rd: (w0 >> 8) as u8,
-            rs1: (w0 >> 16) as u8,
-            rs2: (w0 >> 24) as u8,
-            rs3: (w0 >> 32) as u8,
-            rm: (w0 >> 40) as u8,
-            len: (w0 >> 48) as u8,
-            fp,
-            imm: w1 as u32 as i32,
-            raw: (w1 >> 32) as u32,
+            w0,
+            w1: self.imm as u32 as u64 | (self.raw as u64) << 32,
         }
-    }
-
-    fn new(op: Op, raw: u32, len: u8) -> Insn {
-        Insn {
-            op,
-            len,
-            raw,
-            ..Insn::UNDECODED
-        }
-    }
-
-    fn r(op: Op, raw: u32, rd: u32, rs1: u32, rs2: u32, imm: i32) -> Insn {
-        Insn {
-            op,
-            rd: rd as u8,
-            rs1: rs1 as u8,
-            rs2: rs2 as u8,
-            imm,
-            raw,
-            len: 4,
-            ..Insn::UNDECODED
-        }
-    }
-
-    fn c(mut self) -> Insn {
-        self.len = 2;
-        self
     }
 }
 
-/// An [`Insn`] packed into two words, as the decoded-page cache stores it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Packed([u64; 2]);
+/// A decoded instruction: [`Fields`] packed into two words.
+///
+/// The hot loop reads a slot with two register loads and each operation extracts only
+/// the fields it uses. (Copying a field struct through the stack cost 18% of the
+/// interpreter's time in a perf profile: a store-forwarding stall.)
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Insn {
+    w0: u64,
+    w1: u64,
+}
+
+impl Insn {
+    pub const UNDECODED: Insn = Fields::UNDECODED.pack();
+
+    #[inline(always)]
+    pub fn op(&self) -> Op {
+        // SAFETY: an `Insn` is only built by `Fields::pack` (its field is private), so
+        // byte 0 holds a valid discriminant of `Op`, which is `repr(u8)`.
+        unsafe { std::mem::transmute::<u8, Op>(self.w0 as u8) }
+    }
+    #[inline(always)]
+    pub fn rd(&self) -> u8 {
+        (self.w0 >> 8) as u8
+    }
+    #[inline(always)]
+    pub fn rs1(&self) -> u8 {
+        (self.w0 >> 16) as u8
+    }
+    #[inline(always)]
+    pub fn rs2(&self) -> u8 {
+        (self.w0 >> 24) as u8
+    }
+    #[inline(always)]
+    pub fn rs3(&self) -> u8 {
+        (self.w0 >> 32) as u8
+    }
+    #[inline(always)]
+    pub fn rm(&self) -> u8 {
+        (self.w0 >> 40) as u8
+    }
+    /// Length in bytes: 2 or 4.
+    #[inline(always)]
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> u8 {
+        (self.w0 >> 48) as u8
+    }
+    #[inline(always)]
+    pub fn fp(&self) -> FpOp {
+        // SAFETY: as for `op`: byte 7 holds a valid `FpOp` (`repr(u8)`) discriminant.
+        unsafe { std::mem::transmute::<u8, FpOp>((self.w0 >> 56) as u8) }
+    }
+    #[inline(always)]
+    pub fn imm(&self) -> i32 {
+        self.w1 as u32 as i32
+    }
+    #[inline(always)]
+    pub fn raw(&self) -> u32 {
+        (self.w1 >> 32) as u32
+    }
+    /// All fields, for code off the hot path.
+    pub fn fields(&self) -> Fields {
+        Fields {
+            op: self.op(),
+            rd: self.rd(),
+            rs1: self.rs1(),
+            rs2: self.rs2(),
+            rs3: self.rs3(),
+            rm: self.rm(),
+            len: self.len(),
+            fp: self.fp(),
+            imm: self.imm(),
+            raw: self.raw(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Insn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fields().fmt(f)
+    }
+}
 
 /// Instruction length from the low 16 bits: 2 for compressed, else 4.
 #[inline]
@@ -302,13 +348,13 @@ fn sext(x: u32, width: u32) -> i32 {
 /// Decodes one instruction. `raw` holds 32 bits, or 16 in the low half when compressed.
 pub fn decode(raw: u32) -> Insn {
     if raw & 3 != 3 {
-        decode_compressed(raw & 0xffff)
+        decode_compressed(raw & 0xffff).pack()
     } else {
-        decode32(raw)
+        decode32(raw).pack()
     }
 }
 
-fn decode32(raw: u32) -> Insn {
+fn decode32(raw: u32) -> Fields {
     use Op::*;
     let rd = bits(raw, 11, 7);
     let rs1 = bits(raw, 19, 15);
@@ -332,13 +378,13 @@ fn decode32(raw: u32) -> Insn {
             | (bits(raw, 30, 21) << 1),
         21,
     );
-    let ill = Insn::new(Illegal, raw, 4);
-    let r = |op| Insn::r(op, raw, rd, rs1, rs2, 0);
-    let i = |op| Insn::r(op, raw, rd, rs1, 0, i_imm);
+    let ill = Fields::new(Illegal, raw, 4);
+    let r = |op| Fields::r(op, raw, rd, rs1, rs2, 0);
+    let i = |op| Fields::r(op, raw, rd, rs1, 0, i_imm);
     match raw & 0x7f {
-        0x37 => Insn::r(Lui, raw, rd, 0, 0, u_imm),
-        0x17 => Insn::r(Auipc, raw, rd, 0, 0, u_imm),
-        0x6f => Insn::r(Jal, raw, rd, 0, 0, j_imm),
+        0x37 => Fields::r(Lui, raw, rd, 0, 0, u_imm),
+        0x17 => Fields::r(Auipc, raw, rd, 0, 0, u_imm),
+        0x6f => Fields::r(Jal, raw, rd, 0, 0, j_imm),
         0x67 if f3 == 0 => i(Jalr),
         0x63 => {
             let op = match f3 {
@@ -350,7 +396,7 @@ fn decode32(raw: u32) -> Insn {
                 7 => Bgeu,
                 _ => return ill,
             };
-            Insn::r(op, raw, 0, rs1, rs2, b_imm)
+            Fields::r(op, raw, 0, rs1, rs2, b_imm)
         }
         0x03 => {
             let op = match f3 {
@@ -373,7 +419,7 @@ fn decode32(raw: u32) -> Insn {
                 3 => Sd,
                 _ => return ill,
             };
-            Insn::r(op, raw, 0, rs1, rs2, s_imm)
+            Fields::r(op, raw, 0, rs1, rs2, s_imm)
         }
         0x13 => {
             let shamt = bits(raw, 25, 20) as i32;
@@ -398,7 +444,7 @@ fn decode32(raw: u32) -> Insn {
                         (0x18, 5) => SextH,
                         _ => return ill,
                     };
-                    return Insn::r(op, raw, rd, rs1, 0, shamt);
+                    return Fields::r(op, raw, rd, rs1, 0, shamt);
                 }
                 5 => {
                     let op = match f6 {
@@ -410,7 +456,7 @@ fn decode32(raw: u32) -> Insn {
                         0x0a if bits(raw, 25, 20) == 0x07 => OrcB,
                         _ => return ill,
                     };
-                    return Insn::r(op, raw, rd, rs1, 0, shamt);
+                    return Fields::r(op, raw, rd, rs1, 0, shamt);
                 }
                 _ => return ill,
             };
@@ -420,20 +466,20 @@ fn decode32(raw: u32) -> Insn {
             let shamt = rs2 as i32;
             match (f3, f7) {
                 (0, _) => i(Addiw),
-                (1, 0x00) => Insn::r(Slliw, raw, rd, rs1, 0, shamt),
+                (1, 0x00) => Fields::r(Slliw, raw, rd, rs1, 0, shamt),
                 (1, 0x30) => match rs2 {
-                    0 => Insn::r(Clzw, raw, rd, rs1, 0, 0),
-                    1 => Insn::r(Ctzw, raw, rd, rs1, 0, 0),
-                    2 => Insn::r(Cpopw, raw, rd, rs1, 0, 0),
+                    0 => Fields::r(Clzw, raw, rd, rs1, 0, 0),
+                    1 => Fields::r(Ctzw, raw, rd, rs1, 0, 0),
+                    2 => Fields::r(Cpopw, raw, rd, rs1, 0, 0),
                     _ => ill,
                 },
                 (1, f) if f >> 1 == 0x02 => {
                     // slli.uw: shamt is 6 bits (funct6 = 0b000010).
-                    Insn::r(SlliUw, raw, rd, rs1, 0, bits(raw, 25, 20) as i32)
+                    Fields::r(SlliUw, raw, rd, rs1, 0, bits(raw, 25, 20) as i32)
                 }
-                (5, 0x00) => Insn::r(Srliw, raw, rd, rs1, 0, shamt),
-                (5, 0x20) => Insn::r(Sraiw, raw, rd, rs1, 0, shamt),
-                (5, 0x30) => Insn::r(Roriw, raw, rd, rs1, 0, shamt),
+                (5, 0x00) => Fields::r(Srliw, raw, rd, rs1, 0, shamt),
+                (5, 0x20) => Fields::r(Sraiw, raw, rd, rs1, 0, shamt),
+                (5, 0x30) => Fields::r(Roriw, raw, rd, rs1, 0, shamt),
                 _ => ill,
             }
         }
@@ -501,28 +547,28 @@ fn decode32(raw: u32) -> Insn {
             r(op)
         }
         0x0f => match f3 {
-            0 => Insn::new(Fence, raw, 4),
-            1 => Insn::new(FenceI, raw, 4),
+            0 => Fields::new(Fence, raw, 4),
+            1 => Fields::new(FenceI, raw, 4),
             _ => ill,
         },
         0x73 => {
             let csr = bits(raw, 31, 20) as i32;
             match f3 {
                 0 => match raw {
-                    0x0000_0073 => Insn::new(Ecall, raw, 4),
-                    0x0010_0073 => Insn::new(Ebreak, raw, 4),
-                    0x3020_0073 => Insn::new(Mret, raw, 4),
-                    0x1020_0073 => Insn::new(Sret, raw, 4),
-                    0x1050_0073 => Insn::new(Wfi, raw, 4),
-                    _ if f7 == 0x09 && rd == 0 => Insn::r(SfenceVma, raw, 0, rs1, rs2, 0),
+                    0x0000_0073 => Fields::new(Ecall, raw, 4),
+                    0x0010_0073 => Fields::new(Ebreak, raw, 4),
+                    0x3020_0073 => Fields::new(Mret, raw, 4),
+                    0x1020_0073 => Fields::new(Sret, raw, 4),
+                    0x1050_0073 => Fields::new(Wfi, raw, 4),
+                    _ if f7 == 0x09 && rd == 0 => Fields::r(SfenceVma, raw, 0, rs1, rs2, 0),
                     _ => ill,
                 },
-                1 => Insn::r(Csrrw, raw, rd, rs1, 0, csr),
-                2 => Insn::r(Csrrs, raw, rd, rs1, 0, csr),
-                3 => Insn::r(Csrrc, raw, rd, rs1, 0, csr),
-                5 => Insn::r(Csrrwi, raw, rd, rs1, 0, csr),
-                6 => Insn::r(Csrrsi, raw, rd, rs1, 0, csr),
-                7 => Insn::r(Csrrci, raw, rd, rs1, 0, csr),
+                1 => Fields::r(Csrrw, raw, rd, rs1, 0, csr),
+                2 => Fields::r(Csrrs, raw, rd, rs1, 0, csr),
+                3 => Fields::r(Csrrc, raw, rd, rs1, 0, csr),
+                5 => Fields::r(Csrrwi, raw, rd, rs1, 0, csr),
+                6 => Fields::r(Csrrsi, raw, rd, rs1, 0, csr),
+                7 => Fields::r(Csrrci, raw, rd, rs1, 0, csr),
                 _ => ill,
             }
         }
@@ -561,12 +607,12 @@ fn decode32(raw: u32) -> Insn {
             _ => ill,
         },
         0x27 => match f3 {
-            2 => Insn::r(Fsw, raw, 0, rs1, rs2, s_imm),
-            3 => Insn::r(Fsd, raw, 0, rs1, rs2, s_imm),
+            2 => Fields::r(Fsw, raw, 0, rs1, rs2, s_imm),
+            3 => Fields::r(Fsd, raw, 0, rs1, rs2, s_imm),
             _ => ill,
         },
         0x43 | 0x47 | 0x4b | 0x4f | 0x53 => match fpu::decode(raw) {
-            Some(fp) => Insn {
+            Some(fp) => Fields {
                 op: Fp,
                 rd: rd as u8,
                 rs1: rs1 as u8,
@@ -584,16 +630,16 @@ fn decode32(raw: u32) -> Insn {
     }
 }
 
-fn decode_compressed(raw: u32) -> Insn {
+fn decode_compressed(raw: u32) -> Fields {
     use Op::*;
-    let ill = Insn::new(Illegal, raw, 2);
+    let ill = Fields::new(Illegal, raw, 2);
     let f3 = bits(raw, 15, 13);
     let rd = bits(raw, 11, 7);
     let rs2 = bits(raw, 6, 2);
     let rdp = bits(raw, 4, 2) + 8;
     let rs1p = bits(raw, 9, 7) + 8;
     let ci_imm = sext((bits(raw, 12, 12) << 5) | bits(raw, 6, 2), 6);
-    let r = |op, rd, rs1, rs2, imm| Insn::r(op, raw, rd, rs1, rs2, imm).c();
+    let r = |op, rd, rs1, rs2, imm| Fields::r(op, raw, rd, rs1, rs2, imm).c();
     match (raw & 3, f3) {
         (0, 0) => {
             // c.addi4spn
@@ -708,7 +754,7 @@ fn decode_compressed(raw: u32) -> Insn {
             (0, 0, 0) => ill,
             (0, _, 0) => r(Jalr, 0, rd, 0, 0),
             (0, _, _) => r(Add, rd, 0, rs2, 0), // c.mv
-            (1, 0, 0) => Insn::new(Ebreak, raw, 2),
+            (1, 0, 0) => Fields::new(Ebreak, raw, 2),
             (1, _, 0) => r(Jalr, 1, rd, 0, 0),
             (1, _, _) => r(Add, rd, rd, rs2, 0),
             _ => ill,
@@ -761,25 +807,25 @@ mod tests {
     #[test]
     fn decodes_basic_forms() {
         // addi a0, a0, -1
-        let i = decode(0xfff50513);
+        let i = decode(0xfff50513).fields();
         assert_eq!((i.op, i.rd, i.rs1, i.imm, i.len), (Op::Addi, 10, 10, -1, 4));
         // c.addi a0, -1 = 0x157d
-        let c = decode(0x157d);
+        let c = decode(0x157d).fields();
         assert_eq!((c.op, c.rd, c.rs1, c.imm, c.len), (Op::Addi, 10, 10, -1, 2));
         // c.j -2 (0xbffd)
-        let j = decode(0xbffd);
+        let j = decode(0xbffd).fields();
         assert_eq!((j.op, j.imm), (Op::Jal, -2));
         // beq a0, a1, -8: 0xfeb50ce3
-        let b = decode(0xfeb50ce3);
+        let b = decode(0xfeb50ce3).fields();
         assert_eq!((b.op, b.rs1, b.rs2, b.imm), (Op::Beq, 10, 11, -8));
         // 0 is an illegal compressed instruction.
-        assert_eq!(decode(0).op, Op::Illegal);
+        assert_eq!(decode(0).op(), Op::Illegal);
         // csrrw zero, mscratch, a0 = 0x34051073
-        let c = decode(0x34051073);
+        let c = decode(0x34051073).fields();
         assert_eq!((c.op, c.imm, c.rs1), (Op::Csrrw, 0x340, 10));
         // sh1add a0,a1,a2 = 0x20c5a533
-        assert_eq!(decode(0x20c5a533).op, Op::Sh1add);
+        assert_eq!(decode(0x20c5a533).op(), Op::Sh1add);
         // rev8 a0,a1 = 0x6b85d513
-        assert_eq!(decode(0x6b85d513).op, Op::Rev8);
+        assert_eq!(decode(0x6b85d513).op(), Op::Rev8);
     }
 }

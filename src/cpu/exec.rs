@@ -85,7 +85,7 @@ impl Hart {
                 // Tracing: one instruction per block, through the same path.
                 let slot = ((self.pc & 0xfff) >> 1) as usize;
                 let insn = match bus.icache.slot(page, slot) {
-                    Some(i) if i.op != Op::Undecoded => i,
+                    Some(i) if i.op() != Op::Undecoded => i,
                     _ => match self.decode_slot(bus, page, slot) {
                         Ok(i) => i,
                         Err(t) => {
@@ -95,7 +95,7 @@ impl Hart {
                         }
                     },
                 };
-                if insn.op == Op::Breakpoint {
+                if insn.op() == Op::Breakpoint {
                     stop = Stop::Breakpoint;
                     self.end_run();
                     break;
@@ -131,7 +131,7 @@ impl Hart {
         let vpage = self.pc >> 12;
         loop {
             let slot = ((self.pc & 0xfff) >> 1) as usize;
-            let insn = Insn::unpack(bus.icache.page(page)?[slot]);
+            let insn = bus.icache.page(page)?[slot];
             self.budget -= 1;
             if let Err(t) = self.execute(bus, insn) {
                 return self.exit_page(bus, t, page, slot);
@@ -153,7 +153,7 @@ impl Hart {
                     if bus
                         .icache
                         .slot(page, slot)
-                        .is_some_and(|i| i.op == Op::Undecoded)
+                        .is_some_and(|i| i.op() == Op::Undecoded)
                     {
                         self.execute(bus, insn)
                     } else {
@@ -203,7 +203,7 @@ impl Hart {
             bus.log.write(format_args!(
                 "IN: {:#018x}  {}",
                 self.pc,
-                crate::disasm::one(self.pc, raw, insn.len)
+                crate::disasm::one(self.pc, raw, insn.len())
             ));
         }
         bus.icache.set(page, slot, insn);
@@ -218,7 +218,7 @@ impl Hart {
                 self.id,
                 self.prv,
                 self.pc,
-                crate::disasm::one(self.pc, insn.raw, insn.len)
+                crate::disasm::one(self.pc, insn.raw(), insn.len())
             ));
         }
     }
@@ -315,20 +315,20 @@ impl Hart {
     /// trap `pc` is unchanged and the caller enters the trap.
     #[inline(always)]
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
-        let rs1 = self.x[(i.rs1 & 31) as usize];
-        let rs2 = self.x[(i.rs2 & 31) as usize];
-        let imm = i.imm as i64 as u64;
+        let rs1 = self.x[(i.rs1() & 31) as usize];
+        let rs2 = self.x[(i.rs2() & 31) as usize];
+        let imm = i.imm() as i64 as u64;
         let pc = self.pc;
-        let next = pc.wrapping_add(i.len as u64);
-        let rd = i.rd & 31;
-        let sh = (i.imm & 63) as u32;
+        let next = pc.wrapping_add(i.len() as u64);
+        let rd = i.rd() & 31;
+        let sh = (i.imm() & 63) as u32;
         macro_rules! branch {
             ($cond:expr) => {{
                 self.pc = if $cond { pc.wrapping_add(imm) } else { next };
                 return Ok(());
             }};
         }
-        let v: u64 = match i.op {
+        let v: u64 = match i.op() {
             Op::Lui => imm,
             Op::Auipc => pc.wrapping_add(imm),
             Op::Jal => {
@@ -355,7 +355,7 @@ impl Hart {
             Op::Lhu => self.load(bus, rs1.wrapping_add(imm), 2)?,
             Op::Lwu => self.load(bus, rs1.wrapping_add(imm), 4)?,
             Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
-                let size = 1usize << (i.op as u8 - Op::Sb as u8);
+                let size = 1usize << (i.op() as u8 - Op::Sb as u8);
                 self.store(bus, rs1.wrapping_add(imm), size, rs2)?;
                 self.pc = next;
                 return Ok(());
@@ -425,14 +425,9 @@ impl Hart {
                     a.wrapping_div(b) as i64 as u64
                 }
             }
-            Op::Divuw => {
-                let (a, b) = (rs1 as u32, rs2 as u32);
-                if b == 0 {
-                    u64::MAX
-                } else {
-                    sx32((a / b) as u64)
-                }
-            }
+            Op::Divuw => (rs1 as u32)
+                .checked_div(rs2 as u32)
+                .map_or(u64::MAX, |q| sx32(q as u64)),
             Op::Remw => {
                 let (a, b) = (rs1 as i32, rs2 as i32);
                 if b == 0 {
@@ -515,7 +510,7 @@ impl Hart {
             Op::Ebreak => return Err(Trap::new(cause::BREAKPOINT, pc)),
             Op::Mret => {
                 if self.prv != PRV_M {
-                    return Err(Trap::illegal(i.raw));
+                    return Err(Trap::illegal(i.raw()));
                 }
                 let m = self.csr.mstatus;
                 let mpp = ((m & ms::MPP) >> ms::MPP_SHIFT) as u8;
@@ -535,7 +530,7 @@ impl Hart {
             }
             Op::Sret => {
                 if self.prv < PRV_S || (self.prv == PRV_S && self.csr.mstatus & ms::TSR != 0) {
-                    return Err(Trap::illegal(i.raw));
+                    return Err(Trap::illegal(i.raw()));
                 }
                 let m = self.csr.mstatus;
                 let spp = if m & ms::SPP != 0 { PRV_S } else { PRV_U };
@@ -552,7 +547,7 @@ impl Hart {
             }
             Op::Wfi => {
                 if self.prv == PRV_U || (self.prv < PRV_M && self.csr.mstatus & ms::TW != 0) {
-                    return Err(Trap::illegal(i.raw));
+                    return Err(Trap::illegal(i.raw()));
                 }
                 self.pc = next;
                 if self.mip() & self.csr.mie == 0 {
@@ -563,9 +558,9 @@ impl Hart {
             }
             Op::SfenceVma => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.csr.mstatus & ms::TVM != 0) {
-                    return Err(Trap::illegal(i.raw));
+                    return Err(Trap::illegal(i.raw()));
                 }
-                if i.rs1 != 0 {
+                if i.rs1() != 0 {
                     self.mmu.flush_page(rs1);
                 } else {
                     self.mmu.flush_translated();
@@ -575,7 +570,7 @@ impl Hart {
                 return Ok(());
             }
             Op::LrW | Op::LrD => {
-                let size = if i.op == Op::LrW { 4 } else { 8 };
+                let size = if i.op() == Op::LrW { 4 } else { 8 };
                 let (pa, o) = self.amo_addr(bus, rs1, size, Access::Load)?;
                 let v = read_ram(bus, o, size);
                 self.reservation = Some(pa);
@@ -587,7 +582,7 @@ impl Hart {
                 }
             }
             Op::ScW | Op::ScD => {
-                let size = if i.op == Op::ScW { 4 } else { 8 };
+                let size = if i.op() == Op::ScW { 4 } else { 8 };
                 let (pa, o) = self.amo_addr(bus, rs1, size, Access::Store)?;
                 let ok = self.reservation == Some(pa)
                     && read_ram(bus, o, size) == self.reservation_value;
@@ -611,7 +606,7 @@ impl Hart {
                 let (pa, o) = self.amo_addr(bus, rs1, 4, Access::Store)?;
                 let old = read_ram(bus, o, 4);
                 let (a, b) = (old as u32, rs2 as u32);
-                let new = match i.op {
+                let new = match i.op() {
                     Op::AmoSwapW => b,
                     Op::AmoAddW => a.wrapping_add(b),
                     Op::AmoXorW => a ^ b,
@@ -637,7 +632,7 @@ impl Hart {
                 let (pa, o) = self.amo_addr(bus, rs1, 8, Access::Store)?;
                 let a = read_ram(bus, o, 8);
                 let b = rs2;
-                let new = match i.op {
+                let new = match i.op() {
                     Op::AmoSwapD => b,
                     Op::AmoAddD => a.wrapping_add(b),
                     Op::AmoXorD => a ^ b,
@@ -652,8 +647,8 @@ impl Hart {
                 a
             }
             Op::Flw | Op::Fld => {
-                self.f_check(i.raw)?;
-                let v = if i.op == Op::Flw {
+                self.f_check(i.raw())?;
+                let v = if i.op() == Op::Flw {
                     0xffff_ffff_0000_0000 | self.load(bus, rs1.wrapping_add(imm), 4)?
                 } else {
                     self.load(bus, rs1.wrapping_add(imm), 8)?
@@ -664,13 +659,13 @@ impl Hart {
                 return Ok(());
             }
             Op::Fsw | Op::Fsd => {
-                self.f_check(i.raw)?;
-                let size = if i.op == Op::Fsw { 4 } else { 8 };
+                self.f_check(i.raw())?;
+                let size = if i.op() == Op::Fsw { 4 } else { 8 };
                 self.store(
                     bus,
                     rs1.wrapping_add(imm),
                     size,
-                    self.f[(i.rs2 & 31) as usize],
+                    self.f[(i.rs2() & 31) as usize],
                 )?;
                 self.pc = next;
                 return Ok(());
@@ -682,7 +677,7 @@ impl Hart {
             }
             Op::Undecoded => return Err(Trap::new(DECODE, 0)),
             Op::Breakpoint => return Err(Trap::new(BREAK, 0)),
-            Op::Illegal => return Err(Trap::illegal(i.raw)),
+            Op::Illegal => return Err(Trap::illegal(i.raw())),
         };
         self.set_x(rd, v);
         self.pc = next;
@@ -691,19 +686,19 @@ impl Hart {
 
     #[inline(never)]
     fn exec_csr(&mut self, bus: &mut Bus, i: Insn, rs1: u64, next: u64) -> Result<(), Trap> {
-        let csr = (i.imm & 0xfff) as u16;
-        let uimm = i.rs1 as u64;
-        let (op, writes) = match i.op {
+        let csr = (i.imm() & 0xfff) as u16;
+        let uimm = i.rs1() as u64;
+        let (op, writes) = match i.op() {
             Op::Csrrw => (CsrOp::Write(rs1), true),
             Op::Csrrwi => (CsrOp::Write(uimm), true),
-            Op::Csrrs => (CsrOp::Set(rs1), i.rs1 != 0),
-            Op::Csrrsi => (CsrOp::Set(uimm), i.rs1 != 0),
-            Op::Csrrc => (CsrOp::Clear(rs1), i.rs1 != 0),
-            _ => (CsrOp::Clear(uimm), i.rs1 != 0),
+            Op::Csrrs => (CsrOp::Set(rs1), i.rs1() != 0),
+            Op::Csrrsi => (CsrOp::Set(uimm), i.rs1() != 0),
+            Op::Csrrc => (CsrOp::Clear(rs1), i.rs1() != 0),
+            _ => (CsrOp::Clear(uimm), i.rs1() != 0),
         };
         let time = bus.clock.ticks(self.steps());
-        let (old, effect) = self.csr_op(csr, op, writes, i.raw, time)?;
-        self.set_x(i.rd, old);
+        let (old, effect) = self.csr_op(csr, op, writes, i.raw(), time)?;
+        self.set_x(i.rd(), old);
         self.pc = next;
         self.apply_csr_effect(effect);
         Ok(())

@@ -325,12 +325,12 @@ pub fn decode(raw: u32) -> Option<FpOp> {
 pub fn execute(h: &mut Hart, insn: &Insn) -> Result<(), Trap> {
     use FpOp::*;
     if !h.fs_enabled() {
-        return Err(Trap::illegal(insn.raw));
+        return Err(Trap::illegal(insn.raw()));
     }
     // Evaluated here, but only the operations with a rounding mode apply `?` to it.
-    let rm = rounding_mode(insn.rm, h.frm).ok_or(Trap::illegal(insn.raw));
-    match insn.fp {
-        Invalid => return Err(Trap::illegal(insn.raw)),
+    let rm = rounding_mode(insn.rm(), h.frm).ok_or(Trap::illegal(insn.raw()));
+    match insn.fp() {
+        Invalid => return Err(Trap::illegal(insn.raw())),
 
         FmaddS => fp3::<F32>(h, insn, rm?, |a, b, c, m| a.fused_mul_add(b, c, m)),
         FmsubS => fp3::<F32>(h, insn, rm?, |a, b, c, m| a.fused_mul_add(b, c.neg(), m)),
@@ -370,15 +370,15 @@ pub fn execute(h: &mut Hart, insn: &Insn) -> Result<(), Trap> {
 
         FcvtSD => {
             let m = rm?;
-            let a = F64::read(h, insn.rs1);
+            let a = F64::read(h, insn.rs1());
             let (v, fl) = softfloat(|| a.to_f32(m));
-            write_f(h, insn.rd, v, fl);
+            write_f(h, insn.rd(), v, fl);
         }
         FcvtDS => {
             let m = rm?;
-            let a = F32::read(h, insn.rs1);
+            let a = F32::read(h, insn.rs1());
             let (v, fl) = softfloat(|| a.to_f64(m));
-            write_f(h, insn.rd, v, fl);
+            write_f(h, insn.rd(), v, fl);
         }
 
         FeqS => compare::<F32>(h, insn, |a, b| a.eq(b)),
@@ -389,12 +389,12 @@ pub fn execute(h: &mut Hart, insn: &Insn) -> Result<(), Trap> {
         FleD => compare::<F64>(h, insn, |a, b| a.le(b)),
 
         FclassS => {
-            let v = classify(F32::read(h, insn.rs1));
-            h.set_x(insn.rd, v);
+            let v = classify(F32::read(h, insn.rs1()));
+            h.set_x(insn.rd(), v);
         }
         FclassD => {
-            let v = classify(F64::read(h, insn.rs1));
-            h.set_x(insn.rd, v);
+            let v = classify(F64::read(h, insn.rs1()));
+            h.set_x(insn.rd(), v);
         }
 
         // 32-bit results are sign-extended, the unsigned ones included.
@@ -420,20 +420,20 @@ pub fn execute(h: &mut Hart, insn: &Insn) -> Result<(), Trap> {
         // Transfers: bits move unchanged; fmv.x.w takes the low half without the
         // NaN-boxing check and sign-extends it.
         FmvXW => {
-            let v = h.f[insn.rs1 as usize] as u32 as i32 as i64 as u64;
-            h.set_x(insn.rd, v);
+            let v = h.f[insn.rs1() as usize] as u32 as i32 as i64 as u64;
+            h.set_x(insn.rd(), v);
         }
         FmvWX => {
-            let v = F32::from_bits(h.x[insn.rs1 as usize] as u32);
-            write_f(h, insn.rd, v, 0);
+            let v = F32::from_bits(h.x[insn.rs1() as usize] as u32);
+            write_f(h, insn.rd(), v, 0);
         }
         FmvXD => {
-            let v = h.f[insn.rs1 as usize];
-            h.set_x(insn.rd, v);
+            let v = h.f[insn.rs1() as usize];
+            h.set_x(insn.rd(), v);
         }
         FmvDX => {
-            let v = F64::from_bits(h.x[insn.rs1 as usize]);
-            write_f(h, insn.rd, v, 0);
+            let v = F64::from_bits(h.x[insn.rs1() as usize]);
+            write_f(h, insn.rd(), v, 0);
         }
     }
     Ok(())
@@ -553,9 +553,9 @@ fn write_x(h: &mut Hart, rd: u8, v: u64, flags: u32) {
 }
 
 fn fp1<T: FReg>(h: &mut Hart, insn: &Insn, m: RoundingMode, f: impl FnOnce(T, RoundingMode) -> T) {
-    let a = T::read(h, insn.rs1);
+    let a = T::read(h, insn.rs1());
     let (v, fl) = softfloat(|| f(a, m));
-    write_f(h, insn.rd, v, fl);
+    write_f(h, insn.rd(), v, fl);
 }
 
 fn fp2<T: FReg>(
@@ -564,9 +564,9 @@ fn fp2<T: FReg>(
     m: RoundingMode,
     f: impl FnOnce(T, T, RoundingMode) -> T,
 ) {
-    let (a, b) = (T::read(h, insn.rs1), T::read(h, insn.rs2));
+    let (a, b) = (T::read(h, insn.rs1()), T::read(h, insn.rs2()));
     let (v, fl) = softfloat(|| f(a, b, m));
-    write_f(h, insn.rd, v, fl);
+    write_f(h, insn.rd(), v, fl);
 }
 
 fn fp3<T: FReg>(
@@ -576,28 +576,28 @@ fn fp3<T: FReg>(
     f: impl FnOnce(T, T, T, RoundingMode) -> T,
 ) {
     let (a, b, c) = (
-        T::read(h, insn.rs1),
-        T::read(h, insn.rs2),
-        T::read(h, insn.rs3),
+        T::read(h, insn.rs1()),
+        T::read(h, insn.rs2()),
+        T::read(h, insn.rs3()),
     );
     let (v, fl) = softfloat(|| f(a, b, c, m));
-    write_f(h, insn.rd, v, fl);
+    write_f(h, insn.rd(), v, fl);
 }
 
 /// Sign injection: rd = rs1's magnitude with the sign `sign(rs1's sign, rs2's sign)`
 /// (signs as bools, true = negative). NaNs are not canonicalised; no flags.
 fn sgnj<T: FReg>(h: &mut Hart, insn: &Insn, sign: impl FnOnce(bool, bool) -> bool) {
-    let (a, b) = (T::read(h, insn.rs1).bits(), T::read(h, insn.rs2).bits());
+    let (a, b) = (T::read(h, insn.rs1()).bits(), T::read(h, insn.rs2()).bits());
     let s = sign(a & T::SIGN != 0, b & T::SIGN != 0);
     let v = (a & !T::SIGN) | if s { T::SIGN } else { 0 };
-    write_f(h, insn.rd, T::with_bits(v), 0);
+    write_f(h, insn.rd(), T::with_bits(v), 0);
 }
 
 /// fmin/fmax (RISC-V ISA 2.2 and later: IEEE 754-2019 minimumNumber/maximumNumber):
 /// a NaN operand is ignored in favour of the other one, two NaNs give the canonical NaN,
 /// −0 is less than +0, and a signaling NaN operand raises NV.
 fn min_max<T: FReg>(h: &mut Hart, insn: &Insn, max: bool) {
-    let (a, b) = (T::read(h, insn.rs1), T::read(h, insn.rs2));
+    let (a, b) = (T::read(h, insn.rs1()), T::read(h, insn.rs2()));
     let fl = if is_snan(a) || is_snan(b) { NV } else { 0 };
     let v = match (a.is_nan(), b.is_nan()) {
         (true, true) => T::quiet_nan(),
@@ -620,7 +620,7 @@ fn min_max<T: FReg>(h: &mut Hart, insn: &Insn, max: bool) {
             }
         }
     };
-    write_f(h, insn.rd, v, fl);
+    write_f(h, insn.rd(), v, fl);
 }
 
 /// A key that orders non-NaN values by numeric value (both zeros map to 0).
@@ -639,9 +639,9 @@ fn is_snan<T: FReg>(v: T) -> bool {
 }
 
 fn compare<T: FReg>(h: &mut Hart, insn: &Insn, f: impl FnOnce(T, T) -> bool) {
-    let (a, b) = (T::read(h, insn.rs1), T::read(h, insn.rs2));
+    let (a, b) = (T::read(h, insn.rs1()), T::read(h, insn.rs2()));
     let (v, fl) = softfloat(|| f(a, b));
-    write_x(h, insn.rd, v as u64, fl);
+    write_x(h, insn.rd(), v as u64, fl);
 }
 
 /// The fclass mask: exactly one of bits 0..=9 set.
@@ -676,9 +676,9 @@ fn to_int<T: FReg>(
     m: RoundingMode,
     f: impl FnOnce(T, RoundingMode) -> u64,
 ) {
-    let a = T::read(h, insn.rs1);
+    let a = T::read(h, insn.rs1());
     let (v, fl) = softfloat(|| f(a, m));
-    write_x(h, insn.rd, v, fl);
+    write_x(h, insn.rd(), v, fl);
 }
 
 fn from_int<T: FReg>(
@@ -687,9 +687,9 @@ fn from_int<T: FReg>(
     m: RoundingMode,
     f: impl FnOnce(u64, RoundingMode) -> T,
 ) {
-    let x = h.x[insn.rs1 as usize];
+    let x = h.x[insn.rs1() as usize];
     let (v, fl) = softfloat(|| f(x, m));
-    write_f(h, insn.rd, v, fl);
+    write_f(h, insn.rd(), v, fl);
 }
 
 #[cfg(test)]
@@ -776,7 +776,7 @@ mod tests {
     fn run(h: &mut Hart, raw: u32) -> Result<(), Trap> {
         let insn = decode_insn(raw);
         assert_eq!(
-            insn.op,
+            insn.op(),
             Op::Fp,
             "{raw:#010x} should decode as an FP operation"
         );
@@ -925,14 +925,14 @@ mod tests {
         ];
         for &(raw, name, rd, rs1, rs2, rs3, rm) in table {
             let i = decode_insn(raw);
-            assert_eq!(i.op, Op::Fp, "{name}");
-            assert_eq!(i.fp.mnemonic(), name, "{raw:#010x}");
+            assert_eq!(i.op(), Op::Fp, "{name}");
+            assert_eq!(i.fp().mnemonic(), name, "{raw:#010x}");
             assert_eq!(
-                (i.rd, i.rs1, i.rs2, i.rs3, i.rm),
+                (i.rd(), i.rs1(), i.rs2(), i.rs3(), i.rm()),
                 (rd, rs1, rs2, rs3, rm),
                 "{name}"
             );
-            assert_eq!(decode(raw), Some(i.fp));
+            assert_eq!(decode(raw), Some(i.fp()));
         }
     }
 
@@ -976,7 +976,7 @@ mod tests {
         ];
         for raw in reserved {
             assert_eq!(decode(raw), None, "{raw:#010x}");
-            assert_eq!(decode_insn(raw).op, Op::Illegal, "{raw:#010x}");
+            assert_eq!(decode_insn(raw).op(), Op::Illegal, "{raw:#010x}");
         }
         // Other major opcodes are not ours.
         assert_eq!(decode(0x0000_0013), None);

@@ -6,14 +6,14 @@
 //! loading are seen at once; FENCE.I is therefore free. The store TLBs never map a code
 //! page, so every store to code takes the slow path that does this invalidation.
 
-use super::decode::{Insn, Op, Packed};
+use super::decode::{Insn, Op};
 
 /// Slots per 4 KiB page (one per 2-byte parcel).
 pub const SLOTS: usize = 2048;
 
-pub type Page = Box<[Packed; SLOTS]>;
+pub type Page = Box<[Insn; SLOTS]>;
 
-const UNDECODED: Packed = Insn::UNDECODED.pack_const();
+const UNDECODED: Insn = Insn::UNDECODED;
 
 pub struct ICache {
     pages: Vec<Option<Page>>,
@@ -38,14 +38,14 @@ impl ICache {
     #[inline(always)]
     pub fn slot(&self, page: usize, slot: usize) -> Option<Insn> {
         match self.pages.get(page) {
-            Some(Some(p)) => Some(Insn::unpack(p[slot & (SLOTS - 1)])),
+            Some(Some(p)) => Some(p[slot & (SLOTS - 1)]),
             _ => None,
         }
     }
 
     /// The decoded slots of a code page.
     #[inline(always)]
-    pub fn page(&self, page: usize) -> Option<&[Packed; SLOTS]> {
+    pub fn page(&self, page: usize) -> Option<&[Insn; SLOTS]> {
         match self.pages.get(page) {
             Some(Some(p)) => Some(p),
             _ => None,
@@ -66,7 +66,7 @@ impl ICache {
 
     pub fn set(&mut self, page: usize, slot: usize, insn: Insn) {
         if let Some(Some(p)) = self.pages.get_mut(page) {
-            p[slot & (SLOTS - 1)] = insn.pack();
+            p[slot & (SLOTS - 1)] = insn;
         }
     }
 
@@ -79,7 +79,7 @@ impl ICache {
         while a < end {
             let (page, slot) = (a >> 12, (a & 0xfff) >> 1);
             if let Some(Some(p)) = self.pages.get_mut(page) {
-                if Insn::unpack(p[slot]).op != Op::Breakpoint {
+                if p[slot].op() != Op::Breakpoint {
                     p[slot] = UNDECODED;
                 }
             }

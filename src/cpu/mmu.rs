@@ -369,7 +369,8 @@ impl Hart {
     pub fn pmp_page_uniform(&self, page_pa: u64) -> bool {
         let page_end = page_pa + PAGE_SIZE;
         self.mmu.pmp.iter().all(|&(lo, hi, _)| {
-            !(lo > page_pa && lo < page_end) && !(hi > page_pa && hi < page_end)
+            let inside = |a: u64| a > page_pa && a < page_end;
+            !inside(lo) && !inside(hi)
         })
     }
 

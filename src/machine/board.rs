@@ -55,7 +55,7 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
             cfg.harts
         ));
     }
-    if cfg.ram_size < (16 << 20) || cfg.ram_size > (1 << 40) || cfg.ram_size % PAGE != 0 {
+    if cfg.ram_size < (16 << 20) || cfg.ram_size > (1 << 40) || !cfg.ram_size.is_multiple_of(PAGE) {
         return Err(format!(
             "Invalid RAM size {:#x}: it must be a multiple of 4 KiB between 16 MiB and 1 TiB",
             cfg.ram_size
