@@ -580,10 +580,18 @@ impl Hart {
         if !writes {
             return Ok((old, WriteEffect::None));
         }
+        // A read-modify-write of mip works on the software-writable SEIP bit, not on
+        // the value OR-ed with the PLIC's signal (else csrs mip would latch SEIP on).
+        let base = if csr == addr::MIP {
+            let seip = 1 << irq::SEI;
+            (old & !seip) | (self.csr.mip & seip)
+        } else {
+            old
+        };
         let new = match op {
             CsrOp::Write(v) => v,
-            CsrOp::Set(m) => old | m,
-            CsrOp::Clear(m) => old & !m,
+            CsrOp::Set(m) => base | m,
+            CsrOp::Clear(m) => base & !m,
         };
         Ok((old, self.csr_write_raw(csr, new)))
     }
@@ -628,5 +636,57 @@ impl Hart {
             return pick(s_pending);
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrs_mip_does_not_latch_external_seip() {
+        let mut h = Hart::new(0);
+        h.mip_hw = 1 << irq::SEI; // the PLIC drives SEIP
+        let (old, _) = h
+            .csr_op(addr::MIP, CsrOp::Set(1 << irq::STI), true, 0, 0)
+            .unwrap();
+        assert_eq!(
+            old & (1 << irq::SEI),
+            1 << irq::SEI,
+            "reads include the signal"
+        );
+        h.mip_hw = 0; // the PLIC drops it
+        assert_eq!(
+            h.mip(),
+            1 << irq::STI,
+            "SEIP must follow the PLIC, STIP was set"
+        );
+    }
+
+    #[test]
+    fn read_only_csr_write_attempt_traps_even_with_zero() {
+        let mut h = Hart::new(0);
+        // csrrs a0, mhartid, a1 with a1 = 0: still a write attempt.
+        assert!(h
+            .csr_op(addr::MHARTID, CsrOp::Set(0), true, 0xf145a573, 0)
+            .is_err());
+        // csrrs a0, mhartid, zero: a plain read.
+        assert_eq!(
+            h.csr_op(addr::MHARTID, CsrOp::Set(0), false, 0, 0)
+                .unwrap()
+                .0,
+            0
+        );
+    }
+
+    #[test]
+    fn counters_gated_by_counteren() {
+        let mut h = Hart::new(0);
+        h.prv = crate::cpu::PRV_U;
+        assert!(h.csr_check(addr::TIME, false, 0).is_err());
+        h.csr.mcounteren = 2;
+        assert!(h.csr_check(addr::TIME, false, 0).is_err());
+        h.csr.scounteren = 2;
+        assert!(h.csr_check(addr::TIME, false, 0).is_ok());
     }
 }

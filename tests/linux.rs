@@ -1,0 +1,209 @@
+//! Debian's own riscv64 kernel, OpenSBI and a busybox initramfs under haltpoint.
+//!
+//! The guests come from `sh tests/linux/fetch.sh` (run by `make test`), which fills the
+//! cache with Debian trixie packages. A missing cache fails these tests: it is never a
+//! silent skip.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const MARKER: &str = "HALTPOINT-MARKER: userspace reached";
+
+fn cache_file(name: &str) -> String {
+    let p = linux_cache().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `sh tests/linux/fetch.sh` (make test does) to fetch the Debian guests",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+fn boot_args(smp: &str, append: &str) -> Vec<String> {
+    [
+        "-M",
+        "virt",
+        "-m",
+        "512M",
+        "-smp",
+        smp,
+        "-nographic",
+        "-bios",
+        &cache_file("fw_dynamic.bin"),
+        "-kernel",
+        &cache_file("vmlinux"),
+        "-initrd",
+        &cache_file("initramfs.cpio.gz"),
+        "-append",
+        append,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn boot(smp: &str, append: &str, extra: &[&str]) -> Run {
+    let mut args = boot_args(smp, append);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&refs, 300)
+}
+
+fn boot_and_power_off(smp: &str) {
+    let r = boot(smp, "console=ttyS0 hp=poweroff", &[]);
+    assert_eq!(r.status, 0, "guest poweroff must exit 0:\n{}", r.all());
+    let want = format!("{MARKER}, {smp} cpus");
+    assert!(r.stdout.contains(&want), "no marker {want:?}:\n{}", r.all());
+    assert!(r.stdout.contains("reboot: Power down"), "{}", r.all());
+}
+
+#[test]
+fn debian_boots_and_powers_off_smp1() {
+    boot_and_power_off("1");
+}
+
+#[test]
+fn debian_boots_and_powers_off_smp2() {
+    boot_and_power_off("2");
+}
+
+#[test]
+fn debian_boots_and_powers_off_smp4() {
+    boot_and_power_off("4");
+}
+
+#[test]
+fn guest_reboot_exits_0_with_no_reboot() {
+    // Linux reboots through the syscon-reboot node (sifive_test 0x7777); with -no-reboot
+    // QEMU exits with status 0 instead of resetting.
+    let r = boot("1", "console=ttyS0 hp=reboot quiet", &["-no-reboot"]);
+    assert_eq!(r.status, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("reboot: Restarting system"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn boots_are_deterministic() {
+    // Same inputs, same run: identical console output up to the marker (the kernel's
+    // timestamps come from virtual time) and the same instruction counts.
+    let a = boot("2", "console=ttyS0 hp=poweroff", &["--stats"]);
+    let b = boot("2", "console=ttyS0 hp=poweroff", &["--stats"]);
+    assert_eq!(a.status, 0, "{}", a.all());
+    let upto = |s: &str| s[..s.find(MARKER).expect("marker")].to_string();
+    assert_eq!(
+        upto(&a.stdout),
+        upto(&b.stdout),
+        "console output differs between runs"
+    );
+    let counts = |r: &Run| -> Vec<String> {
+        r.stderr
+            .lines()
+            .filter(|l| l.contains("retired"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(counts(&a).len(), 2, "{}", a.all());
+    assert_eq!(counts(&a), counts(&b));
+}
+
+/// Drives the busybox shell on the serial console like a person would: wait for the
+/// prompt, type a command, read its output.
+struct Console {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    rx: mpsc::Receiver<u8>,
+    seen: String,
+}
+
+impl Console {
+    fn start(args: &[String]) -> Console {
+        let mut child = Command::new(bin())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn haltpoint");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut b) {
+                if n == 0 || b[..n].iter().any(|&c| tx.send(c).is_err()) {
+                    break;
+                }
+            }
+        });
+        Console {
+            child,
+            stdin,
+            rx,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads until `what` appears; returns everything read since the last call.
+    fn expect(&mut self, what: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let start = self.seen.len();
+        while !self.seen[start..].contains(what) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(c) => self.seen.push(c as char),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "timed out waiting for {what:?}; console so far:\n{}",
+                        self.seen
+                    );
+                }
+            }
+        }
+        self.seen[start..].to_string()
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn busybox_commands_on_the_serial_console() {
+    let mut c = Console::start(&boot_args("2", "console=ttyS0 hp=shell quiet"));
+    c.expect(MARKER, 300);
+    c.expect("# ", 120);
+    c.send("echo hello-$((6*7))");
+    assert!(c.expect("# ", 60).contains("hello-42"), "{}", c.seen);
+    c.send("uname -m");
+    assert!(c.expect("# ", 60).contains("riscv64"), "{}", c.seen);
+    c.send("grep -c ^processor /proc/cpuinfo");
+    assert!(c.expect("# ", 60).contains("\n2"), "{}", c.seen);
+    c.send("ls /lib/modules");
+    let out = c.expect("# ", 60);
+    assert!(
+        out.contains("virtio_blk.ko") && out.contains("qemu_fw_cfg.ko"),
+        "{}",
+        c.seen
+    );
+    c.send("poweroff -f");
+    c.expect("Power down", 60);
+    let status = c.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{}", c.seen);
+}
