@@ -36,10 +36,9 @@ pub struct Ram {
 
 impl Ram {
     pub fn new(base: u64, size: usize) -> Ram {
-        Ram {
-            base,
-            data: vec![0; size],
-        }
+        let data = vec![0; size];
+        advise_huge_pages(&data);
+        Ram { base, data }
     }
 
     pub fn size(&self) -> u64 {
@@ -85,6 +84,26 @@ impl Ram {
     pub fn read_u64(&self, pa: u64) -> Option<u64> {
         let mut b = [0u8; 8];
         self.read_bytes(pa, &mut b).then(|| u64::from_le_bytes(b))
+    }
+}
+
+/// Asks the host kernel to back guest RAM with transparent huge pages.
+///
+/// Guest accesses that land on many different pages otherwise miss the host's TLB on
+/// almost every access; with 2 MiB pages the memory-bound benchmark (benches/guests/mem)
+/// runs markedly faster. It is only a hint: failure changes nothing.
+fn advise_huge_pages(data: &[u8]) {
+    const HUGE: usize = 2 << 20;
+    let start = data.as_ptr() as usize;
+    let aligned = start.next_multiple_of(HUGE);
+    let end = start + data.len();
+    if aligned + HUGE <= end {
+        let len = (end - aligned) / HUGE * HUGE;
+        // SAFETY: [aligned, aligned+len) lies inside `data`, a live allocation we own;
+        // MADV_HUGEPAGE only changes how the kernel backs it, never its contents.
+        unsafe {
+            libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use super::trap::{Access, Trap};
 use super::{Hart, PRV_M, PRV_S, PRV_U};
 use crate::bus::{Bus, Ram, PAGE_SIZE};
 
-pub const TLB_BITS: u32 = 10;
+pub const TLB_BITS: u32 = 14;
 pub const TLB_SIZE: usize = 1 << TLB_BITS;
 const TLB_MASK: u64 = TLB_SIZE as u64 - 1;
 const INVALID: u64 = u64::MAX;
@@ -34,19 +34,58 @@ const EMPTY: TlbEntry = TlbEntry {
     off: 0,
 };
 
+/// Generations live in the top 12 bits of a tag; a virtual page number uses at most 52.
+const GEN_SHIFT: u32 = 52;
+const GEN_ONE: u64 = 1 << GEN_SHIFT;
+/// The last usable generation; `INVALID` (all ones) can never be a live tag.
+const GEN_LAST: u64 = 4094 << GEN_SHIFT;
+
+/// One direct-mapped TLB. Entries are tagged `vpn | generation`, so a flush is a
+/// generation bump; the array is cleared only when the generation wraps.
+pub struct Tlb {
+    pub e: Box<[TlbEntry]>,
+    pub gen: u64,
+}
+
+impl Tlb {
+    fn new() -> Tlb {
+        Tlb {
+            e: vec![EMPTY; TLB_SIZE].into_boxed_slice(),
+            gen: 0,
+        }
+    }
+
+    /// The tag `va` has in this TLB now.
+    #[inline(always)]
+    pub fn tag(&self, va: u64) -> u64 {
+        (va >> 12) | self.gen
+    }
+
+    /// The entry `va` maps to.
+    #[inline(always)]
+    pub fn entry(&self, va: u64) -> TlbEntry {
+        self.e[((va >> 12) & TLB_MASK) as usize]
+    }
+
+    pub fn flush(&mut self) {
+        if self.gen >= GEN_LAST {
+            self.e.fill(EMPTY);
+            self.gen = 0;
+        } else {
+            self.gen += GEN_ONE;
+        }
+    }
+}
+
 /// Fetch, load and store TLBs for one translation context.
 pub struct TlbSet {
-    pub e: [Box<[TlbEntry; TLB_SIZE]>; 3],
+    pub e: [Tlb; 3],
 }
 
 impl TlbSet {
     fn new() -> TlbSet {
         TlbSet {
-            e: [
-                Box::new([EMPTY; TLB_SIZE]),
-                Box::new([EMPTY; TLB_SIZE]),
-                Box::new([EMPTY; TLB_SIZE]),
-            ],
+            e: [Tlb::new(), Tlb::new(), Tlb::new()],
         }
     }
 }
@@ -78,7 +117,7 @@ impl Mmu {
     pub fn flush_all(&mut self) {
         for s in &mut self.sets {
             for t in &mut s.e {
-                t.fill(EMPTY);
+                t.flush();
             }
         }
     }
@@ -87,7 +126,7 @@ impl Mmu {
     pub fn flush_translated(&mut self) {
         for s in &mut self.sets[..3] {
             for t in &mut s.e {
-                t.fill(EMPTY);
+                t.flush();
             }
         }
     }
@@ -97,7 +136,7 @@ impl Mmu {
         let i = ((va >> 12) & TLB_MASK) as usize;
         for s in &mut self.sets {
             for t in &mut s.e {
-                t[i] = EMPTY;
+                t.e[i] = EMPTY;
             }
         }
     }
@@ -105,7 +144,7 @@ impl Mmu {
     /// Drops every store-TLB entry (a page became code).
     pub fn flush_stores(&mut self) {
         for s in &mut self.sets {
-            s.e[Access::Store as usize].fill(EMPTY);
+            s.e[Access::Store as usize].flush();
         }
     }
 }
@@ -416,8 +455,10 @@ impl Hart {
             self.mmu.data_set
         };
         let vpage = va & !(PAGE_SIZE - 1);
-        self.mmu.sets[set].e[acc as usize][((va >> 12) & TLB_MASK) as usize] = TlbEntry {
-            vpn: va >> 12,
+        let tlb = &mut self.mmu.sets[set].e[acc as usize];
+        let tag = tlb.tag(va);
+        tlb.e[((va >> 12) & TLB_MASK) as usize] = TlbEntry {
+            vpn: tag,
             off: (ram_off as u64).wrapping_sub(vpage),
         };
     }
@@ -425,9 +466,9 @@ impl Hart {
     /// Loads `size` bytes (1, 2, 4, 8) from `va`, zero-extended.
     #[inline(always)]
     pub fn load(&mut self, bus: &mut Bus, va: u64, size: usize) -> Result<u64, Trap> {
-        let e = self.mmu.sets[self.mmu.data_set].e[Access::Load as usize]
-            [((va >> 12) & TLB_MASK) as usize];
-        if e.vpn == va >> 12 && (va & 0xfff) as usize <= 4096 - size {
+        let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Load as usize];
+        let e = tlb.entry(va);
+        if e.vpn == tlb.tag(va) && (va & 0xfff) as usize <= 4096 - size {
             let i = va.wrapping_add(e.off) as usize;
             if let Some(b) = bus.ram.data.get(i..i + size) {
                 let mut v = [0u8; 8];
@@ -477,9 +518,9 @@ impl Hart {
     /// Stores the low `size` bytes of `val` at `va`.
     #[inline(always)]
     pub fn store(&mut self, bus: &mut Bus, va: u64, size: usize, val: u64) -> Result<(), Trap> {
-        let e = self.mmu.sets[self.mmu.data_set].e[Access::Store as usize]
-            [((va >> 12) & TLB_MASK) as usize];
-        if e.vpn == va >> 12 && (va & 0xfff) as usize <= 4096 - size {
+        let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Store as usize];
+        let e = tlb.entry(va);
+        if e.vpn == tlb.tag(va) && (va & 0xfff) as usize <= 4096 - size {
             let i = va.wrapping_add(e.off) as usize;
             if let Some(b) = bus.ram.data.get_mut(i..i + size) {
                 b.copy_from_slice(&val.to_le_bytes()[..size]);
@@ -566,8 +607,9 @@ impl Hart {
     #[inline]
     pub fn fetch_page(&mut self, bus: &mut Bus) -> Result<Option<usize>, Trap> {
         let va = self.pc;
-        let e = self.mmu.sets[self.mmu.fetch_set].e[0][((va >> 12) & TLB_MASK) as usize];
-        if e.vpn == va >> 12 {
+        let tlb = &self.mmu.sets[self.mmu.fetch_set].e[0];
+        let e = tlb.entry(va);
+        if e.vpn == tlb.tag(va) {
             return Ok(Some((va.wrapping_add(e.off) >> 12) as usize));
         }
         let pa = self.translate_access(bus, va, 2, Access::Fetch)?;

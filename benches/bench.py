@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""haltpoint benchmarks, each measured against qemu-system-riscv64 (TCG) in the same run.
+
+- CPU-bound and memory-bound bare-metal workloads (benches/guests): guest MIPS.
+  The instruction count is haltpoint's exact retired count (--stats); the workloads do a
+  fixed amount of work, so QEMU executes the same instructions.
+- Boot of Debian's kernel to the initramfs marker: seconds of wall time.
+
+Speed is measured here, never asserted in tests. Usage: python3 benches/bench.py [names]
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HP = os.path.join(ROOT, "target", "release", "haltpoint")
+QEMU = shutil.which("qemu-system-riscv64")
+CACHE = os.environ.get("HALTPOINT_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "haltpoint")
+MARKER = b"HALTPOINT-MARKER"
+
+
+def timed(cmd, marker=None, timeout=600):
+    """Runs cmd; returns (seconds until marker or exit, exit status, stdout, stderr)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    out = b""
+    t_mark = None
+    while True:
+        chunk = p.stdout.read1(65536) if hasattr(p.stdout, "read1") else p.stdout.read(4096)
+        if not chunk:
+            break
+        out += chunk
+        if marker and t_mark is None and marker in out:
+            t_mark = time.monotonic() - t0
+    p.wait(timeout=timeout)
+    total = time.monotonic() - t0
+    err = p.stderr.read()
+    return (t_mark if marker else total), p.returncode, out, err
+
+
+def retired(stderr):
+    m = re.search(rb"haltpoint: (\d+) instructions in", stderr)
+    return int(m.group(1)) if m else None
+
+
+def bare(name):
+    elf = os.path.join(ROOT, "benches", "guests", name + ".elf")
+    args = ["-M", "virt", "-bios", "none", "-nographic", "-kernel", elf]
+    t_hp, st, _, err = timed([HP] + args + ["--stats"])
+    n = retired(err)
+    if st != 0 or n is None:
+        print(f"{name}: haltpoint failed (status {st}): {err.decode(errors='replace')[-500:]}")
+        return None
+    row = {"what": f"{name}-bound guest MIPS", "hp": n / t_hp / 1e6, "unit": "MIPS"}
+    if QEMU:
+        t_q, st, _, _ = timed([QEMU] + args)
+        row["qemu"] = n / t_q / 1e6 if st == 0 else None
+    return row
+
+
+def boot():
+    need = ["fw_dynamic.bin", "vmlinux", "initramfs.cpio.gz"]
+    if not all(os.path.exists(os.path.join(CACHE, f)) for f in need):
+        print("boot: Debian guests missing; run sh tests/linux/fetch.sh")
+        return None
+    args = ["-M", "virt", "-m", "512M", "-smp", "1", "-nographic",
+            "-bios", os.path.join(CACHE, "fw_dynamic.bin"),
+            "-kernel", os.path.join(CACHE, "vmlinux"),
+            "-initrd", os.path.join(CACHE, "initramfs.cpio.gz"),
+            "-append", "console=ttyS0 hp=poweroff"]
+    t_hp, st, out, _ = timed([HP] + args, marker=MARKER)
+    if t_hp is None:
+        print(f"boot: haltpoint never reached the marker (status {st})")
+        return None
+    row = {"what": "Debian boot to marker", "hp": t_hp, "unit": "s", "lower": True}
+    if QEMU:
+        t_q, st, _, _ = timed([QEMU] + args, marker=MARKER)
+        row["qemu"] = t_q
+    return row
+
+
+def main():
+    which = sys.argv[1:] or ["cpu", "mem", "boot"]
+    if not os.path.exists(HP):
+        sys.exit("build first: cargo build --release")
+    if not QEMU:
+        print("note: qemu-system-riscv64 not found (Debian qemu-system-misc); no ratios")
+    rows = []
+    for w in which:
+        r = boot() if w == "boot" else bare(w)
+        if r:
+            rows.append(r)
+    print()
+    print(f"{'benchmark':<28}{'haltpoint':>12}{'QEMU TCG':>12}{'ratio':>10}")
+    for r in rows:
+        q = r.get("qemu")
+        if q:
+            ratio = (q / r["hp"]) if r.get("lower") else (r["hp"] / q)
+            qs, rs = f"{q:.2f}", f"{ratio:.2f}x"
+        else:
+            qs, rs = "-", "-"
+        print(f"{r['what']:<28}{r['hp']:>9.2f} {r['unit']:<3}{qs:>9} {r['unit']:<3}{rs:>7}")
+    print("\nratio: haltpoint speed / QEMU speed (above 1 = haltpoint faster)")
+
+
+if __name__ == "__main__":
+    main()
