@@ -128,8 +128,11 @@ pub struct DevCtx<'a> {
     pub now: u64,
     /// Interrupt state: device lines into the PLIC, and CLINT/PLIC outputs per hart.
     pub irq: &'a mut IrqState,
-    /// Guest RAM, for DMA-capable devices (virtio, fw_cfg).
+    /// Guest RAM, for DMA-capable devices (virtio, fw_cfg). Devices write it through
+    /// [`DevCtx::dma_write`], which keeps decoded code coherent.
     pub ram: &'a mut Ram,
+    /// Decoded code per RAM page, invalidated by DMA writes to code pages.
+    pub icache: &'a mut ICache,
     /// Bytes the guest wrote to the console.
     pub console: &'a mut Vec<u8>,
     /// Requests to the board.
@@ -144,6 +147,34 @@ impl DevCtx<'_> {
         if self.irq.set_line(line, level) {
             self.events.push(BoardEvent::IrqChanged);
         }
+    }
+
+    /// Reads guest RAM at `pa` into `buf` (device DMA). False, with nothing read, when
+    /// any byte of the range lies outside RAM.
+    pub fn dma_read(&self, pa: u64, buf: &mut [u8]) -> bool {
+        self.ram.read_bytes(pa, buf)
+    }
+
+    /// Writes `data` to guest RAM at `pa` (device DMA). False, with nothing written, when
+    /// any byte of the range lies outside RAM. Decoded instructions of every code page
+    /// the write touches are invalidated, as for a hart store ([`Bus::note_ram_write`]).
+    pub fn dma_write(&mut self, pa: u64, data: &[u8]) -> bool {
+        let Some(off) = self.ram.offset(pa, data.len() as u64) else {
+            return false;
+        };
+        if data.is_empty() {
+            return true;
+        }
+        self.ram.data[off..off + data.len()].copy_from_slice(data);
+        // A DMA transfer may span many pages: check each one, and the page before when
+        // the write starts within 2 bytes of it (a 4-byte instruction may straddle).
+        let first = off.saturating_sub(2) >> PAGE_SHIFT;
+        let last = (off + data.len() - 1) >> PAGE_SHIFT;
+        if (first..=last).any(|p| self.icache.is_code(p)) {
+            self.icache.invalidate(off, data.len());
+        }
+        // Hook: physical-address watchpoints on DMA writes will be checked here.
+        true
     }
 
     /// Logs a guest programming error under `-d guest_errors`.
@@ -389,12 +420,14 @@ impl Bus {
             events,
             log,
             now,
+            icache,
             ..
         } = self;
         let mut ctx = DevCtx {
             now: *now,
             irq,
             ram,
+            icache,
             console,
             events,
             log,

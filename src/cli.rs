@@ -5,6 +5,7 @@
 //! double-dash form, so a `qemu-system-riscv64 …` line runs unchanged. An unknown option
 //! is an error that names it, with exit status 1.
 
+use crate::machine::board::DriveConfig;
 use clap::{ArgAction, Parser};
 
 /// haltpoint: a RISC-V 64 full-system emulator built for debugging.
@@ -105,7 +106,7 @@ pub struct Cli {
     /// Add a device: vmcoreinfo, virtio-blk-device,drive=ID, pvpanic-mmio, ...
     #[arg(long = "device", value_name = "DRIVER[,PROP=VALUE...]")]
     pub device: Vec<String>,
-    /// Add a drive: file=PATH,format=raw,if=virtio[,id=ID]
+    /// Add a drive: file=PATH,format=raw[,if=virtio|none][,id=ID][,readonly=on]
     #[arg(long = "drive", value_name = "OPTIONS")]
     pub drive: Vec<String>,
     /// Add a fw_cfg file: name=opt/NAME,file=PATH or name=opt/NAME,string=TEXT
@@ -286,6 +287,204 @@ pub fn parse_smp(s: &str) -> Result<usize, String> {
     Err(format!("Invalid -smp value '{s}'"))
 }
 
+/// Disks from `-drive` and `-device virtio-blk-device`, in the order they are plugged.
+#[derive(Debug, Default)]
+pub struct Drives {
+    pub drives: Vec<DriveConfig>,
+    /// Warnings to print (a format that was not given, for example).
+    pub warnings: Vec<String>,
+}
+
+/// How a `-drive` is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Interface {
+    /// `if=virtio`: a virtio-blk device of its own.
+    Virtio,
+    /// `if=none`: only through `-device virtio-blk-device,drive=ID`.
+    None,
+}
+
+/// One parsed `-drive`.
+struct Drive {
+    /// The option as given, for messages.
+    spec: String,
+    id: Option<String>,
+    iface: Interface,
+    cfg: DriveConfig,
+    taken: bool,
+}
+
+/// The qcow2 magic, "QFI\xfb": such an image is refused rather than used as raw.
+const QCOW2_MAGIC: &[u8; 4] = b"QFI\xfb";
+
+/// Parses a QEMU boolean (`on`, `off`, `yes`, `no`, `true`, `false`; a bare key is on).
+fn parse_bool(key: &str, v: Option<&str>) -> Result<bool, String> {
+    match v {
+        None | Some("on" | "yes" | "true") => Ok(true),
+        Some("off" | "no" | "false") => Ok(false),
+        Some(_) => Err(format!("Parameter '{key}' expects 'on' or 'off'")),
+    }
+}
+
+fn parse_drive(spec: &str, warnings: &mut Vec<String>) -> Result<Drive, String> {
+    let err = |m: String| format!("-drive {spec}: {m}");
+    let (mut file, mut format, mut iface, mut id) = (None, None, None, None);
+    let mut read_only = false;
+    for (k, v) in split_opts(spec) {
+        let value = || {
+            v.clone()
+                .ok_or_else(|| err(format!("Parameter '{k}' expects a value")))
+        };
+        match k.as_str() {
+            "file" => file = Some(value()?),
+            "format" => format = Some(value()?),
+            "if" => iface = Some(value()?),
+            "id" => id = Some(value()?),
+            "readonly" => read_only = parse_bool(&k, v.as_deref()).map_err(err)?,
+            "media" if v.as_deref() == Some("disk") => {}
+            "media" => return Err(err("only media=disk is supported".into())),
+            // I/O always goes straight to the file, and FLUSH syncs it: every cache
+            // mode behaves as writeback would with a guest that flushes.
+            "cache" => match v.as_deref() {
+                Some("none" | "writeback" | "writethrough" | "directsync" | "unsafe") => {}
+                _ => {
+                    return Err(err(format!(
+                        "invalid cache option '{}'",
+                        v.unwrap_or_default()
+                    )))
+                }
+            },
+            _ => return Err(err(format!("Invalid parameter '{k}'"))),
+        }
+    }
+    let iface = match iface.as_deref() {
+        // As QEMU's virt machine: the default block interface is virtio.
+        None | Some("virtio") => Interface::Virtio,
+        Some("none") => Interface::None,
+        Some(other) => {
+            return Err(err(format!(
+                "interface if={other} is not supported (use if=virtio, or if=none with \
+                 -device virtio-blk-device,drive=ID)"
+            )))
+        }
+    };
+    let Some(path) = file.filter(|f| !f.is_empty()) else {
+        return Err(err(
+            "file=PATH is required (empty drives are not supported)".into(),
+        ));
+    };
+    match format.as_deref() {
+        Some("raw") => {}
+        Some(f) => {
+            return Err(err(format!(
+                "image format '{f}' is not supported (only format=raw)"
+            )))
+        }
+        None => {
+            let mut magic = [0u8; 4];
+            let qcow2 = std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok()
+                && &magic == QCOW2_MAGIC;
+            if qcow2 {
+                return Err(err(format!(
+                    "'{path}' is a qcow2 image; only raw images are supported"
+                )));
+            }
+            warnings.push(format!(
+                "Image format was not specified for '{path}': using raw (add format=raw)"
+            ));
+        }
+    }
+    Ok(Drive {
+        spec: spec.to_string(),
+        id,
+        iface,
+        cfg: DriveConfig {
+            path,
+            read_only,
+            serial: String::new(),
+        },
+        taken: false,
+    })
+}
+
+/// Resolves `-drive` and `-device` options into the disks to plug, in QEMU's order:
+/// `-device virtio-blk-device` in command-line order, then each `-drive if=virtio` (QEMU
+/// turns those into devices after the command line's own). Any other `-device` model is
+/// refused.
+pub fn drives(drive: &[String], device: &[String]) -> Result<Drives, String> {
+    let mut out = Drives::default();
+    let mut parsed: Vec<Drive> = Vec::new();
+    for spec in drive {
+        let d = parse_drive(spec, &mut out.warnings)?;
+        if let Some(id) = &d.id {
+            if parsed.iter().any(|p| p.id.as_deref() == Some(id)) {
+                return Err(format!("-drive {spec}: Duplicate ID '{id}' for drive"));
+            }
+        }
+        parsed.push(d);
+    }
+    for spec in device {
+        let opts = split_opts(spec);
+        let driver = opts.first().map(|p| p.0.clone()).unwrap_or_default();
+        if driver != "virtio-blk-device" {
+            return Err(format!(
+                "-device {driver}: '{driver}' is not a valid device model name for this build"
+            ));
+        }
+        let err = |m: String| format!("-device {spec}: {m}");
+        let (mut drive_id, mut serial) = (None, String::new());
+        for (k, v) in opts.into_iter().skip(1) {
+            match (k.as_str(), v) {
+                ("drive", Some(v)) => drive_id = Some(v),
+                ("serial", Some(v)) => serial = v,
+                ("id", Some(_)) => {}
+                (k, None) if matches!(k, "drive" | "serial" | "id") => {
+                    return Err(err(format!("Parameter '{k}' expects a value")))
+                }
+                (k, _) => return Err(err(format!("Property '{driver}.{k}' not found"))),
+            }
+        }
+        let Some(drive_id) = drive_id else {
+            return Err(err("drive property not set".into()));
+        };
+        let Some(d) = parsed
+            .iter_mut()
+            .find(|d| d.id.as_deref() == Some(drive_id.as_str()))
+        else {
+            return Err(err(format!(
+                "Property '{driver}.drive' can't find value '{drive_id}'"
+            )));
+        };
+        if d.iface == Interface::Virtio {
+            return Err(err(format!(
+                "Drive '{drive_id}' is already in use because it has been automatically \
+                 connected to another device (did you need 'if=none' in the drive options?)"
+            )));
+        }
+        if d.taken {
+            return Err(err(format!("Drive '{drive_id}' is already in use")));
+        }
+        d.taken = true;
+        out.drives.push(DriveConfig {
+            serial,
+            ..d.cfg.clone()
+        });
+    }
+    for d in &parsed {
+        match d.iface {
+            Interface::Virtio => out.drives.push(d.cfg.clone()),
+            Interface::None if !d.taken => out.warnings.push(format!(
+                "-drive {}: not attached to any device (add -device virtio-blk-device,drive=ID)",
+                d.spec
+            )),
+            Interface::None => {}
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +526,132 @@ mod tests {
         assert_eq!(parse_size("128").unwrap(), 128 << 20);
         assert!(parse_size("lots").is_err());
         assert_eq!(parse_smp("cpus=2,sockets=1").unwrap(), 2);
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn disk(path: &str, read_only: bool, serial: &str) -> DriveConfig {
+        DriveConfig {
+            path: path.into(),
+            read_only,
+            serial: serial.into(),
+        }
+    }
+
+    #[test]
+    fn drive_forms() {
+        let d = drives(
+            &strs(&[
+                "file=a.img,format=raw,if=virtio",
+                "file=b,,c.img,format=raw,if=none,id=hd0,readonly=on",
+                "file=d.img,format=raw,id=x,readonly=off,cache=unsafe,media=disk",
+            ]),
+            &strs(&["virtio-blk-device,drive=hd0,serial=SN1,id=blk0"]),
+        )
+        .unwrap();
+        // -device disks first, then the if=virtio ones, in order.
+        assert_eq!(
+            d.drives,
+            vec![
+                disk("b,c.img", true, "SN1"),
+                disk("a.img", false, ""),
+                disk("d.img", false, ""),
+            ]
+        );
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        let d = drives(&strs(&["file=a.img,format=raw,if=none,id=z"]), &[]).unwrap();
+        assert!(d.drives.is_empty());
+        assert!(d.warnings[0].contains("not attached"), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn drive_errors() {
+        let bad = |drive: &[&str], device: &[&str], want: &str| {
+            let e = drives(&strs(drive), &strs(device)).unwrap_err();
+            assert!(e.contains(want), "{drive:?} {device:?}: {e}");
+        };
+        bad(
+            &["file=a,format=qcow2"],
+            &[],
+            "image format 'qcow2' is not supported",
+        );
+        bad(
+            &["file=a,format=raw,if=scsi"],
+            &[],
+            "if=scsi is not supported",
+        );
+        bad(
+            &["file=a,format=raw,if=ide"],
+            &[],
+            "if=ide is not supported",
+        );
+        bad(&["format=raw,if=virtio"], &[], "file=PATH is required");
+        bad(
+            &["file=a,format=raw,readonly=maybe"],
+            &[],
+            "'readonly' expects",
+        );
+        bad(
+            &["file=a,format=raw,snapshot=on"],
+            &[],
+            "Invalid parameter 'snapshot'",
+        );
+        bad(&["file=a,format=raw,media=cdrom"], &[], "media=disk");
+        bad(
+            &[
+                "file=a,format=raw,if=none,id=d",
+                "file=b,format=raw,if=none,id=d",
+            ],
+            &[],
+            "Duplicate ID 'd'",
+        );
+        bad(
+            &[],
+            &["virtio-net-device"],
+            "'virtio-net-device' is not a valid device model",
+        );
+        bad(&[], &["virtio-blk-device"], "drive property not set");
+        bad(
+            &[],
+            &["virtio-blk-device,drive=hd9"],
+            "can't find value 'hd9'",
+        );
+        bad(
+            &["file=a,format=raw,if=none,id=d"],
+            &["virtio-blk-device,drive=d,bogus=1"],
+            "Property 'virtio-blk-device.bogus' not found",
+        );
+        bad(
+            &["file=a,format=raw,if=none,id=d"],
+            &["virtio-blk-device,drive=d", "virtio-blk-device,drive=d"],
+            "Drive 'd' is already in use",
+        );
+        bad(
+            &["file=a,format=raw,if=virtio,id=d"],
+            &["virtio-blk-device,drive=d"],
+            "did you need 'if=none'",
+        );
+    }
+
+    #[test]
+    fn missing_format_warns_or_refuses_qcow2() {
+        let dir = std::env::temp_dir();
+        let raw = dir.join(format!("haltpoint-cli-{}-raw.img", std::process::id()));
+        let qcow = dir.join(format!("haltpoint-cli-{}-q.img", std::process::id()));
+        std::fs::write(&raw, [0u8; 512]).unwrap();
+        std::fs::write(&qcow, b"QFI\xfb\0\0\0\x03").unwrap();
+        let d = drives(&[format!("file={}", raw.display())], &[]).unwrap();
+        assert_eq!(d.drives.len(), 1);
+        assert!(
+            d.warnings[0].contains("format was not specified"),
+            "{:?}",
+            d.warnings
+        );
+        let e = drives(&[format!("file={}", qcow.display())], &[]).unwrap_err();
+        assert!(e.contains("is a qcow2 image"), "{e}");
+        std::fs::remove_file(raw).ok();
+        std::fs::remove_file(qcow).ok();
     }
 }

@@ -116,17 +116,10 @@ fn real_main() -> Result<i32, String> {
         "wall" => true,
         other => return Err(format!("--clock {other}: expected 'virtual' or 'wall'")),
     };
-    if let Some(d) = cli.device.first() {
-        let driver = cli::split_opts(d)
-            .first()
-            .map(|p| p.0.clone())
-            .unwrap_or_default();
-        return Err(format!(
-            "-device {driver}: '{driver}' is not a valid device model name for this build"
-        ));
-    }
-    if !cli.drive.is_empty() {
-        return Err("-drive: block devices (virtio-blk) are not implemented yet".into());
+    // -drive and -device: the disks, in the order they are plugged.
+    let drives = cli::drives(&cli.drive, &cli.device)?;
+    for w in &drives.warnings {
+        eprintln!("haltpoint: warning: {w}");
     }
     for (opt, vals) in [
         ("-gdb", &cli.gdb),
@@ -237,6 +230,7 @@ fn real_main() -> Result<i32, String> {
             .transpose()?,
         wall_clock: clock_wall,
         log,
+        drives: drives.drives,
     };
     let machine = board::build(cfg)?;
     if let Some(f) = dumpdtb {

@@ -20,8 +20,12 @@ pub mod plic;
 pub mod sifive_test;
 /// NS16550A UART, the console.
 pub mod uart;
+/// virtio-blk: a block device over a raw image file, behind a virtio-mmio transport.
+pub mod virtio_blk;
 /// virtio-mmio (version 2) transports, ready for a device backend.
 pub mod virtio_mmio;
+/// Split virtqueues: the checked walk of the rings and descriptor chains.
+pub mod virtqueue;
 
 /// Writes the `reg` property of a device in `/soc` (two address and two size cells).
 fn fdt_reg(fdt: &mut vm_fdt::FdtWriter, base: u64, size: u64) -> vm_fdt::FdtWriterResult<()> {
@@ -95,12 +99,14 @@ pub(crate) mod testutil {
             events,
             log,
             now,
+            icache,
             ..
         } = bus;
         let mut ctx = DevCtx {
             now: *now,
             irq,
             ram,
+            icache,
             console,
             events,
             log,

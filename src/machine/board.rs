@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::cpu::Hart;
 use crate::devices::{
     clint::Clint, goldfish_rtc::GoldfishRtc, plic::Plic, sifive_test::SifiveTest, uart::Uart,
-    virtio_mmio::VirtioMmio,
+    virtio_blk::VirtioBlk, virtio_mmio::VirtioMmio,
 };
 use crate::irq::IrqState;
 use crate::logging::Log;
@@ -19,6 +19,16 @@ use crate::logging::Log;
 pub struct Image {
     pub name: String,
     pub data: Vec<u8>,
+}
+
+/// A disk attached to a virtio-mmio slot as a virtio-blk device.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DriveConfig {
+    /// The raw image file.
+    pub path: String,
+    pub read_only: bool,
+    /// The GET_ID answer (up to 20 bytes are used).
+    pub serial: String,
 }
 
 /// Everything needed to build the board.
@@ -35,6 +45,9 @@ pub struct Config {
     pub dtb: Option<Vec<u8>>,
     pub wall_clock: bool,
     pub log: Log,
+    /// Disks, in the order they are plugged: the first lands in the highest-address
+    /// virtio-mmio slot and is probed first by Linux (/dev/vda), as on QEMU.
+    pub drives: Vec<DriveConfig>,
 }
 
 /// The ISA string and extension list advertised in the device tree.
@@ -90,13 +103,33 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
         Some(UART0_IRQ),
         Box::new(Uart::new(UART0_IRQ)),
     )?;
-    for n in 0..VIRTIO_COUNT {
+    if cfg.drives.len() > VIRTIO_COUNT as usize {
+        return Err(format!(
+            "Too many virtio devices: {} (the board has {VIRTIO_COUNT} virtio-mmio slots)",
+            cfg.drives.len()
+        ));
+    }
+    let mut disks = Vec::new();
+    for d in &cfg.drives {
+        let blk = VirtioBlk::open(std::path::Path::new(&d.path), d.read_only, &d.serial)
+            .map_err(|e| e.to_string())?;
+        disks.push(blk);
+    }
+    // As QEMU's virt: devices are plugged into the transports from the highest address
+    // down, and the transports are registered (and so described in the device tree) in
+    // that same order, so Linux probes the first disk first and names it /dev/vda.
+    let mut disks = disks.into_iter();
+    for n in (0..VIRTIO_COUNT).rev() {
         let irq = VIRTIO_IRQ + n as u32;
+        let transport = match disks.next() {
+            Some(blk) => VirtioMmio::with_backend(irq, Box::new(blk)),
+            None => VirtioMmio::new(irq),
+        };
         add(
             &mut bus,
             VIRTIO_BASE + n * VIRTIO_SIZE,
             Some(irq),
-            Box::new(VirtioMmio::new(irq)),
+            Box::new(transport),
         )?;
     }
 
@@ -225,3 +258,62 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
 }
 
 const PAGE: u64 = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(name: &str) -> String {
+        let p = std::env::temp_dir().join(format!("haltpoint-board-{}-{name}", std::process::id()));
+        std::fs::write(&p, [0u8; 4096]).expect("write image");
+        p.display().to_string()
+    }
+
+    fn config(drives: Vec<DriveConfig>) -> Config {
+        Config {
+            ram_size: 64 << 20,
+            harts: 1,
+            drives,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn drives_fill_the_highest_slots_first() {
+        let (a, b) = (image("a"), image("b"));
+        let drive = |path: &str| DriveConfig {
+            path: path.into(),
+            read_only: true,
+            serial: String::new(),
+        };
+        let m = match build(config(vec![drive(&a), drive(&b)])) {
+            Ok(m) => m,
+            Err(e) => panic!("{e}"),
+        };
+        // DeviceID of each slot: 2 (block) in slots 7 and 6, 0 (empty) elsewhere.
+        let ids: Vec<u64> = (0..VIRTIO_COUNT)
+            .map(|n| {
+                m.bus
+                    .peek(VIRTIO_BASE + n * VIRTIO_SIZE + 8, 4)
+                    .unwrap_or(99)
+            })
+            .collect();
+        assert_eq!(ids, [0, 0, 0, 0, 0, 0, 2, 2]);
+        // Capacity of the first disk (slot 7): 8 sectors.
+        assert_eq!(m.bus.peek(0x1000_8100, 4), Some(8));
+        let too_many = (0..9).map(|_| drive(&a)).collect();
+        match build(config(too_many)) {
+            Ok(_) => panic!("nine drives must not fit"),
+            Err(e) => assert!(e.contains("Too many virtio devices: 9"), "{e}"),
+        }
+        match build(config(vec![drive("/nonexistent/disk.img")])) {
+            Ok(_) => panic!("a missing image must fail"),
+            Err(e) => assert!(
+                e.starts_with("Could not open '/nonexistent/disk.img'"),
+                "{e}"
+            ),
+        }
+        std::fs::remove_file(a).ok();
+        std::fs::remove_file(b).ok();
+    }
+}
