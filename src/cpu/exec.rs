@@ -128,15 +128,22 @@ impl Hart {
     /// budget check per instruction. Undecoded slots and breakpoints are ordinary ops.
     #[inline(always)]
     fn run_page(&mut self, bus: &mut Bus, page: usize) -> Option<Stop> {
-        let vpage = self.pc >> 12;
+        let mut pc = self.pc;
+        let vpage = pc >> 12;
+        let slots = bus.icache.page(page)?;
         loop {
-            let slot = ((self.pc & 0xfff) >> 1) as usize;
-            let insn = bus.icache.page(page)?[slot];
+            let slot = ((pc & 0xfff) >> 1) as usize & (SLOTS - 1);
+            let insn = slots[slot].get();
             self.budget -= 1;
-            if let Err(t) = self.execute(bus, insn) {
-                return self.exit_page(bus, t, page, slot);
+            match self.step_at(bus, insn, pc) {
+                Ok(next) => pc = next,
+                Err(t) => {
+                    self.pc = pc;
+                    return self.exit_page(bus, t, page, slot);
+                }
             }
-            if self.budget == 0 || self.pc >> 12 != vpage {
+            if self.budget == 0 || pc >> 12 != vpage {
+                self.pc = pc;
                 return None;
             }
         }
@@ -315,17 +322,23 @@ impl Hart {
     /// trap `pc` is unchanged and the caller enters the trap.
     #[inline(always)]
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
+        self.pc = self.step_at(bus, i, self.pc)?;
+        Ok(())
+    }
+
+    /// Executes the instruction `i` at `pc` and returns the next pc. `self.pc` is not
+    /// read or written here, so the hot loop keeps pc in a register.
+    #[inline(always)]
+    fn step_at(&mut self, bus: &mut Bus, i: Insn, pc: u64) -> Result<u64, Trap> {
         let rs1 = self.x[(i.rs1() & 31) as usize];
         let rs2 = self.x[(i.rs2() & 31) as usize];
         let imm = i.imm() as i64 as u64;
-        let pc = self.pc;
         let next = pc.wrapping_add(i.len() as u64);
         let rd = i.rd() & 31;
         let sh = (i.imm() & 63) as u32;
         macro_rules! branch {
             ($cond:expr) => {{
-                self.pc = if $cond { pc.wrapping_add(imm) } else { next };
-                return Ok(());
+                return Ok(if $cond { pc.wrapping_add(imm) } else { next });
             }};
         }
         let v: u64 = match i.op() {
@@ -333,13 +346,11 @@ impl Hart {
             Op::Auipc => pc.wrapping_add(imm),
             Op::Jal => {
                 self.set_x(rd, next);
-                self.pc = pc.wrapping_add(imm);
-                return Ok(());
+                return Ok(pc.wrapping_add(imm));
             }
             Op::Jalr => {
                 self.set_x(rd, next);
-                self.pc = rs1.wrapping_add(imm) & !1;
-                return Ok(());
+                return Ok(rs1.wrapping_add(imm) & !1);
             }
             Op::Beq => branch!(rs1 == rs2),
             Op::Bne => branch!(rs1 != rs2),
@@ -357,8 +368,7 @@ impl Hart {
             Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
                 let size = 1usize << (i.op() as u8 - Op::Sb as u8);
                 self.store(bus, rs1.wrapping_add(imm), size, rs2)?;
-                self.pc = next;
-                return Ok(());
+                return Ok(next);
             }
             Op::Addi => rs1.wrapping_add(imm),
             Op::Slti => ((rs1 as i64) < (imm as i64)) as u64,
@@ -493,8 +503,7 @@ impl Hart {
             Op::Bset => rs1 | (1 << (rs2 & 63)),
             Op::Bseti => rs1 | (1 << sh),
             Op::Fence | Op::FenceI => {
-                self.pc = next;
-                return Ok(());
+                return Ok(next);
             }
             Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
                 return self.exec_csr(bus, i, rs1, next)
@@ -523,10 +532,11 @@ impl Hart {
                 }
                 self.csr.mstatus = n;
                 self.prv = mpp;
-                self.pc = self.csr.mepc;
+                let target = self.csr.mepc;
                 self.update_tlb_sets();
                 self.end_run();
-                return Ok(());
+
+                return Ok(target);
             }
             Op::Sret => {
                 if self.prv < PRV_S || (self.prv == PRV_S && self.csr.mstatus & ms::TSR != 0) {
@@ -540,21 +550,21 @@ impl Hart {
                 }
                 self.csr.mstatus = n;
                 self.prv = spp;
-                self.pc = self.csr.sepc;
+                let target = self.csr.sepc;
                 self.update_tlb_sets();
                 self.end_run();
-                return Ok(());
+
+                return Ok(target);
             }
             Op::Wfi => {
                 if self.prv == PRV_U || (self.prv < PRV_M && self.csr.mstatus & ms::TW != 0) {
                     return Err(Trap::illegal(i.raw()));
                 }
-                self.pc = next;
                 if self.mip() & self.csr.mie == 0 {
                     self.state = HartState::Wfi;
                     self.end_run();
                 }
-                return Ok(());
+                return Ok(next);
             }
             Op::SfenceVma => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.csr.mstatus & ms::TVM != 0) {
@@ -565,9 +575,8 @@ impl Hart {
                 } else {
                     self.mmu.flush_translated();
                 }
-                self.pc = next;
                 self.end_run();
-                return Ok(());
+                return Ok(next);
             }
             Op::LrW | Op::LrD => {
                 let size = if i.op() == Op::LrW { 4 } else { 8 };
@@ -655,8 +664,7 @@ impl Hart {
                 };
                 self.f[rd as usize] = v;
                 self.set_fs_dirty();
-                self.pc = next;
-                return Ok(());
+                return Ok(next);
             }
             Op::Fsw | Op::Fsd => {
                 self.f_check(i.raw())?;
@@ -667,25 +675,22 @@ impl Hart {
                     size,
                     self.f[(i.rs2() & 31) as usize],
                 )?;
-                self.pc = next;
-                return Ok(());
+                return Ok(next);
             }
             Op::Fp => {
                 fpu::execute(self, &i)?;
-                self.pc = next;
-                return Ok(());
+                return Ok(next);
             }
             Op::Undecoded => return Err(Trap::new(DECODE, 0)),
             Op::Breakpoint => return Err(Trap::new(BREAK, 0)),
             Op::Illegal => return Err(Trap::illegal(i.raw())),
         };
         self.set_x(rd, v);
-        self.pc = next;
-        Ok(())
+        Ok(next)
     }
 
     #[inline(never)]
-    fn exec_csr(&mut self, bus: &mut Bus, i: Insn, rs1: u64, next: u64) -> Result<(), Trap> {
+    fn exec_csr(&mut self, bus: &mut Bus, i: Insn, rs1: u64, next: u64) -> Result<u64, Trap> {
         let csr = (i.imm() & 0xfff) as u16;
         let uimm = i.rs1() as u64;
         let (op, writes) = match i.op() {
@@ -699,9 +704,8 @@ impl Hart {
         let time = bus.clock.ticks(self.steps());
         let (old, effect) = self.csr_op(csr, op, writes, i.raw(), time)?;
         self.set_x(i.rd(), old);
-        self.pc = next;
         self.apply_csr_effect(effect);
-        Ok(())
+        Ok(next)
     }
 }
 

@@ -7,11 +7,16 @@
 //! page, so every store to code takes the slow path that does this invalidation.
 
 use super::decode::{Insn, Op};
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// Slots per 4 KiB page (one per 2-byte parcel).
 pub const SLOTS: usize = 2048;
 
-pub type Page = Box<[Insn; SLOTS]>;
+/// The decoded slots of one page. Shared (`Rc`) so the interpreter can hold the page it
+/// executes from while stores invalidate slots through the cache (`Cell`): the hot loop
+/// then reads a slot with one load, with no lookup or bounds check per instruction.
+pub type Page = Rc<[Cell<Insn>; SLOTS]>;
 
 const UNDECODED: Insn = Insn::UNDECODED;
 
@@ -38,16 +43,16 @@ impl ICache {
     #[inline(always)]
     pub fn slot(&self, page: usize, slot: usize) -> Option<Insn> {
         match self.pages.get(page) {
-            Some(Some(p)) => Some(p[slot & (SLOTS - 1)]),
+            Some(Some(p)) => Some(p[slot & (SLOTS - 1)].get()),
             _ => None,
         }
     }
 
     /// The decoded slots of a code page.
     #[inline(always)]
-    pub fn page(&self, page: usize) -> Option<&[Insn; SLOTS]> {
+    pub fn page(&self, page: usize) -> Option<Page> {
         match self.pages.get(page) {
-            Some(Some(p)) => Some(p),
+            Some(Some(p)) => Some(Rc::clone(p)),
             _ => None,
         }
     }
@@ -56,7 +61,7 @@ impl ICache {
     pub fn make_code(&mut self, page: usize) -> bool {
         match self.pages.get_mut(page) {
             Some(p @ None) => {
-                *p = Some(Box::new([UNDECODED; SLOTS]));
+                *p = Some(Rc::new(std::array::from_fn(|_| Cell::new(UNDECODED))));
                 self.gen += 1;
                 true
             }
@@ -66,7 +71,7 @@ impl ICache {
 
     pub fn set(&mut self, page: usize, slot: usize, insn: Insn) {
         if let Some(Some(p)) = self.pages.get_mut(page) {
-            p[slot & (SLOTS - 1)] = insn;
+            p[slot & (SLOTS - 1)].set(insn);
         }
     }
 
@@ -79,8 +84,8 @@ impl ICache {
         while a < end {
             let (page, slot) = (a >> 12, (a & 0xfff) >> 1);
             if let Some(Some(p)) = self.pages.get_mut(page) {
-                if p[slot].op() != Op::Breakpoint {
-                    p[slot] = UNDECODED;
+                if p[slot].get().op() != Op::Breakpoint {
+                    p[slot].set(UNDECODED);
                 }
             }
             a += 2;
