@@ -16,7 +16,7 @@ use clap::{ArgAction, Parser};
     about = "A RISC-V 64 full-system emulator built for debugging (QEMU virt compatible)",
     long_about = "haltpoint runs RV64GC guests on a QEMU-virt-compatible board: OpenSBI, Linux, \
 or bare-metal programs. It accepts qemu-system-riscv64's options with their single dash.\n\n\
-With no arguments it runs a small embedded demo guest.",
+Without -kernel and -bios it runs a small embedded demo guest.",
     after_help = "Examples:\n  \
 haltpoint                                  run the embedded demo guest\n  \
 haltpoint -M virt -bios none -kernel prog.elf -nographic\n  \

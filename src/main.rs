@@ -40,7 +40,6 @@ fn read(path: &str) -> Result<Image, String> {
 
 fn real_main() -> Result<i32, String> {
     let raw: Vec<String> = std::env::args().collect();
-    let demo = raw.len() == 1;
     let args = cli::normalize(raw)?;
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
@@ -58,6 +57,8 @@ fn real_main() -> Result<i32, String> {
         }
     };
 
+    // Without -kernel and -bios, haltpoint runs its embedded demo guest.
+    let demo = cli.kernel.is_none() && cli.bios.is_none();
     let mut log = Log::default();
     if let Some(d) = &cli.debug_log {
         if d == "help" {

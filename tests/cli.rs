@@ -113,3 +113,39 @@ fn guest_errors_are_logged_not_fatal() {
     assert_eq!(r.status, 0, "{}", r.all());
     assert!(r.stderr.contains("unmapped"), "{}", r.all());
 }
+
+#[test]
+fn wall_clock_time_runs_the_demo() {
+    let r = run(&["--clock", "wall"], 30);
+    assert_eq!(r.status, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("timer interrupt (CLINT mtimecmp + wfi) ... ok"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn unimplemented_csr_is_reported_under_d_unimp() {
+    let r = run_guest("priv.elf", &["-d", "unimp"]);
+    assert_eq!(r.status, 0, "{}", r.all());
+    assert!(
+        r.stderr.contains("access to unimplemented CSR 0x7c0"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn exec_trace_with_registers() {
+    let r = run_guest("rv64i.elf", &["-d", "exec,cpu", "--max-steps", "3"]);
+    assert_eq!(r.status, 3, "--max-steps ends with status 3:\n{}", r.all());
+    // The reset ROM's first instructions, then t0 = 0x1000 after the auipc.
+    assert!(
+        r.stderr.contains("pc 0x0000000000001000: auipc    t0, 0"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("x5 =0000000000001000"), "{}", r.all());
+}

@@ -207,3 +207,13 @@ fn busybox_commands_on_the_serial_console() {
     let status = c.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "{}", c.seen);
 }
+
+#[test]
+fn guest_reboot_resets_the_machine() {
+    // Without -no-reboot, a guest reboot resets the board and boots again, as QEMU does.
+    let mut c = Console::start(&boot_args("1", "console=ttyS0 hp=reboot quiet"));
+    c.expect("OpenSBI v", 120);
+    c.expect("reboot: Restarting system", 300);
+    c.expect("OpenSBI v", 120);
+    c.expect(MARKER, 300);
+}

@@ -227,6 +227,14 @@ impl Hart {
                 self.pc,
                 crate::disasm::one(self.pc, insn.raw(), insn.len())
             ));
+            if bus.log.cpu {
+                let regs: Vec<String> = (1..32)
+                    .map(|r| format!("x{r:<2}={:016x}", self.x[r]))
+                    .collect();
+                for row in regs.chunks(4) {
+                    bus.log.write(format_args!("    {}", row.join(" ")));
+                }
+            }
         }
     }
 
@@ -702,6 +710,13 @@ impl Hart {
             _ => (CsrOp::Clear(uimm), i.rs1() != 0),
         };
         let time = bus.clock.ticks(self.steps());
+        if !super::csr::implemented(csr) {
+            bus.log.unimp(format_args!(
+                "hart {}: access to unimplemented CSR {csr:#05x} at pc {:#x} (illegal instruction)",
+                self.id,
+                next.wrapping_sub(i.len() as u64)
+            ));
+        }
         let (old, effect) = self.csr_op(csr, op, writes, i.raw(), time)?;
         self.set_x(i.rd(), old);
         self.apply_csr_effect(effect);
