@@ -49,11 +49,19 @@ pub fn kind(data: &[u8]) -> ImageKind {
 }
 
 /// Loads an ELF by its physical addresses (p_paddr), as QEMU does.
-pub fn load_elf(name: &str, data: &[u8]) -> Result<Loaded, String> {
+///
+/// A position-independent ELF (ET_DYN, such as Debian's OpenSBI `fw_*.elf`, linked at
+/// 0) is loaded at `pie_base` instead; QEMU 7.2 refuses these.
+pub fn load_elf(name: &str, data: &[u8], pie_base: u64) -> Result<Loaded, String> {
     let elf = Elf::parse(data).map_err(|e| format!("{name}: Not a usable ELF file: {e}"))?;
     if elf.header.e_machine != goblin::elf::header::EM_RISCV || !elf.is_64 {
         return Err(format!("{name}: Not a 64-bit RISC-V ELF file"));
     }
+    let bias = if elf.header.e_type == goblin::elf::header::ET_DYN {
+        pie_base
+    } else {
+        0
+    };
     let mut blobs = Vec::new();
     let mut end = 0u64;
     for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD) {
@@ -65,11 +73,12 @@ pub fn load_elf(name: &str, data: &[u8]) -> Result<Loaded, String> {
         let mut seg = bytes.to_vec();
         // The zero-filled tail (.bss) is part of the blob so a reset clears it too.
         seg.resize(ph.p_memsz.max(ph.p_filesz) as usize, 0);
-        end = end.max(ph.p_paddr + seg.len() as u64);
+        let paddr = ph.p_paddr.wrapping_add(bias);
+        end = end.max(paddr + seg.len() as u64);
         if !seg.is_empty() {
             blobs.push(Blob {
                 name: name.to_string(),
-                addr: ph.p_paddr,
+                addr: paddr,
                 data: seg,
             });
         }
@@ -81,10 +90,11 @@ pub fn load_elf(name: &str, data: &[u8]) -> Result<Loaded, String> {
             if n.is_empty() {
                 continue;
             }
+            let value = sym.st_value.wrapping_add(bias);
             if n == "tohost" {
-                tohost = Some(sym.st_value);
+                tohost = Some(value);
             }
-            symbols.push((n.to_string(), sym.st_value, sym.st_size));
+            symbols.push((n.to_string(), value, sym.st_size));
         }
     }
     // Map the entry from virtual to physical when the two differ.
@@ -95,6 +105,7 @@ pub fn load_elf(name: &str, data: &[u8]) -> Result<Loaded, String> {
             break;
         }
     }
+    let entry = entry.wrapping_add(bias);
     Ok(Loaded {
         blobs,
         entry,
@@ -122,7 +133,7 @@ pub fn load_raw(name: &str, data: &[u8], addr: u64) -> Loaded {
 /// Loads any supported image: ELF at its addresses, otherwise raw at `addr`.
 pub fn load_any(name: &str, data: &[u8], addr: u64) -> Result<Loaded, String> {
     match kind(data) {
-        ImageKind::Elf => load_elf(name, data),
+        ImageKind::Elf => load_elf(name, data, addr),
         ImageKind::LinuxImage | ImageKind::Flat => Ok(load_raw(name, data, addr)),
     }
 }
