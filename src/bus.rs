@@ -286,6 +286,9 @@ pub struct Bus {
     pub icache: ICache,
     /// Debug watchpoints (pages flagged so the TLBs skip them).
     pub watch: Watchpoints,
+    /// Debugger breakpoints (virtual addresses) checked by the uncached, one
+    /// instruction at a time path (code outside RAM, such as the reset ROM).
+    pub slow_bps: Vec<u64>,
     /// Physical address of the HTIF `tohost` word, when the guest ELF defines one.
     pub htif: Option<u64>,
 }
@@ -301,6 +304,7 @@ impl Bus {
             clock: Clock::new(false, 10_000_000),
             icache: ICache::new(pages),
             watch: Watchpoints::default(),
+            slow_bps: Vec::new(),
             htif: None,
             ram,
             rom,

@@ -123,7 +123,6 @@ fn real_main() -> Result<i32, String> {
         eprintln!("haltpoint: warning: {w}");
     }
     for (opt, vals) in [
-        ("-gdb", &cli.gdb),
         ("-qmp", &cli.qmp),
         ("-chardev", &cli.chardev),
         ("-mon", &cli.mon),
@@ -132,13 +131,22 @@ fn real_main() -> Result<i32, String> {
             return Err(format!("{opt}: this server is not implemented yet"));
         }
     }
-    if cli.gdb_default {
-        return Err("-s: the gdb server is not implemented yet".into());
+    if cli.gdb.len() > 1 || (cli.gdb_default && !cli.gdb.is_empty()) {
+        return Err("-gdb: only one gdb server is supported".into());
     }
-    if cli.freeze || cli.preconfig {
-        return Err(
-            "-S/--preconfig need the gdb or QMP server, which are not implemented yet".into(),
-        );
+    let gdb = match (cli.gdb.first(), cli.gdb_default) {
+        (Some(d), _) if d == "none" => None,
+        (Some(d), _) if d.starts_with("chardev:") => {
+            return Err(format!(
+                "-gdb {d}: chardev backends are not implemented yet (use tcp: or unix:)"
+            ))
+        }
+        (Some(d), _) => Some(haltpoint::gdb::server::parse_addr(d)?),
+        (None, true) => Some(haltpoint::gdb::server::Addr::Tcp("127.0.0.1".into(), 1234)),
+        (None, false) => None,
+    };
+    if cli.preconfig {
+        return Err("--preconfig needs the QMP server, which is not implemented yet".into());
     }
     if let Some(m) = &cli.monitor {
         if m != "none" {
@@ -251,6 +259,8 @@ fn real_main() -> Result<i32, String> {
         stats: cli.stats,
         stdin_console,
         raw_terminal: cli.nographic || cli.serial.iter().any(|s| s.ends_with("stdio")),
+        gdb,
+        freeze: cli.freeze,
     };
     Ok(runner::run(machine, sink, opts))
 }

@@ -1,12 +1,14 @@
 //! The event loop: runs the machine in slices and waits on host input with mio.
 //!
-//! The interpreter and every host-side source (the console now; the gdb and QMP servers
+//! The interpreter and every host-side source (the console, the gdb server; QMP will
 //! join here) share one thread. While the guest runs, the loop polls without blocking
 //! between slices of [`SLICE_STEPS`]; when the guest idles it blocks in `poll` until input
 //! or the next wall-clock deadline. There is no busy waiting.
 
 use crate::console::{Escape, Key, RawTerminal, Sink, HELP};
 use crate::devices::uart::Uart;
+use crate::gdb::server::{Addr, GdbServer};
+use crate::gdb::target::Emu;
 use crate::machine::{Machine, Outcome};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -17,7 +19,7 @@ use std::time::Duration;
 pub const SLICE_STEPS: u64 = 2_000_000;
 const STDIN: Token = Token(0);
 
-/// How the run ended, as a process exit status.
+/// How the run is set up.
 pub struct Options {
     pub no_reboot: bool,
     pub max_steps: Option<u64>,
@@ -25,9 +27,17 @@ pub struct Options {
     /// Read console input from stdin.
     pub stdin_console: bool,
     pub raw_terminal: bool,
+    /// Listen for gdb here.
+    pub gdb: Option<Addr>,
+    /// Do not start the harts until a debugger (or monitor) continues them (-S).
+    pub freeze: bool,
 }
 
-pub fn run(mut m: Machine, mut sink: Sink, opts: Options) -> i32 {
+/// Steps per slice while a debugger is attached (Ctrl-C answers within a slice).
+pub const DEBUG_SLICE_STEPS: u64 = 200_000;
+
+/// Runs the machine until it powers off, fails, or is stopped; returns the exit status.
+pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
     let mut poll = match Poll::new() {
         Ok(p) => p,
         Err(e) => {
@@ -35,6 +45,23 @@ pub fn run(mut m: Machine, mut sink: Sink, opts: Options) -> i32 {
             return 1;
         }
     };
+    let mut emu = Emu::new(m);
+    let mut gdb = match &opts.gdb {
+        None => None,
+        Some(a) => match GdbServer::bind(a, poll.registry()) {
+            Ok(g) => {
+                eprintln!("haltpoint: gdb server listening on {}", g.desc);
+                Some(g)
+            }
+            Err(e) => {
+                eprintln!("haltpoint: {e}");
+                return 1;
+            }
+        },
+    };
+    if opts.freeze {
+        emu.m.debug_pause();
+    }
     let mut stdin_open = opts.stdin_console
         && poll
             .registry()
@@ -50,47 +77,96 @@ pub fn run(mut m: Machine, mut sink: Sink, opts: Options) -> i32 {
     let mut pending_input: Vec<u8> = Vec::new();
     let started = std::time::Instant::now();
     let status = loop {
-        let slice = match opts.max_steps {
-            Some(max) if m.steps >= max => {
-                flush(&mut m, &mut sink);
-                eprintln!(
-                    "\r\nhaltpoint: stopped after {} steps (--max-steps)",
-                    m.steps
-                );
-                break 3;
-            }
-            Some(max) => SLICE_STEPS.min(max - m.steps),
-            None => SLICE_STEPS,
-        };
-        let out = m.run(slice);
-        flush(&mut m, &mut sink);
-        let timeout = match out {
-            Outcome::Budget => Some(Duration::ZERO),
-            Outcome::Idle => {
-                if !stdin_open && pending_input.is_empty() && m.bus.clock.is_virtual() {
-                    flush(&mut m, &mut sink);
-                    eprintln!("\r\nhaltpoint: every hart waits for an interrupt that can never come; stopping");
-                    break 2;
-                }
-                Some(Duration::from_millis(1)).filter(|_| !m.bus.clock.is_virtual())
-            }
-            Outcome::PowerOff => break 0,
-            Outcome::Fail(code) => break code as i32,
-            Outcome::Reset => {
-                if opts.no_reboot {
-                    break 0;
-                }
-                m.reset();
-                continue;
-            }
-            Outcome::Breakpoint(_) => Some(Duration::ZERO),
-        };
-        if !pending_input.is_empty() {
-            feed_uart(&mut m, &mut pending_input);
+        if let Some(code) = gdb.as_ref().and_then(|g| g.exit) {
+            break code;
         }
-        if !stdin_open {
-            if timeout == Some(Duration::ZERO) || timeout.is_some() {
-                continue;
+        let attached = gdb.as_ref().is_some_and(|g| g.connected());
+        let mut timeout = None;
+        if !emu.m.debug.paused {
+            let base = if attached {
+                DEBUG_SLICE_STEPS
+            } else {
+                SLICE_STEPS
+            };
+            let slice = match opts.max_steps {
+                Some(max) if emu.m.steps >= max => {
+                    flush(&mut emu.m, &mut sink);
+                    eprintln!(
+                        "\r\nhaltpoint: stopped after {} steps (--max-steps)",
+                        emu.m.steps
+                    );
+                    break 3;
+                }
+                Some(max) => base.min(max - emu.m.steps),
+                None => base,
+            };
+            let out = emu.m.run(slice);
+            flush(&mut emu.m, &mut sink);
+            timeout = match out {
+                Outcome::Budget => Some(Duration::ZERO),
+                Outcome::Idle => {
+                    if !stdin_open
+                        && pending_input.is_empty()
+                        && emu.m.bus.clock.is_virtual()
+                        && gdb.is_none()
+                    {
+                        eprintln!("\r\nhaltpoint: every hart waits for an interrupt that can never come; stopping");
+                        break 2;
+                    }
+                    if emu.m.bus.clock.is_virtual() {
+                        None
+                    } else {
+                        Some(Duration::from_millis(1))
+                    }
+                }
+                Outcome::PowerOff | Outcome::Fail(_) => {
+                    if let Some(g) = gdb.as_mut() {
+                        g.report(&mut emu, poll.registry(), out);
+                    }
+                    break match out {
+                        Outcome::Fail(code) => code as i32,
+                        _ => 0,
+                    };
+                }
+                Outcome::Reset => {
+                    if opts.no_reboot {
+                        break 0;
+                    }
+                    emu.m.reset();
+                    continue;
+                }
+                Outcome::Breakpoint(h) => {
+                    if emu.m.debug_breakpoint_hit(h) {
+                        let reported = gdb
+                            .as_mut()
+                            .is_some_and(|g| g.report(&mut emu, poll.registry(), out));
+                        if !reported {
+                            // Nobody to tell: go on over the breakpoint.
+                            let _ = emu.m.debug_resume();
+                        }
+                    }
+                    Some(Duration::ZERO)
+                }
+                Outcome::Watchpoint { hart, .. } => {
+                    emu.m.debug_watchpoint_hit(hart);
+                    let reported = gdb
+                        .as_mut()
+                        .is_some_and(|g| g.report(&mut emu, poll.registry(), out));
+                    if !reported {
+                        let _ = emu.m.debug_resume();
+                    }
+                    Some(Duration::ZERO)
+                }
+            };
+        }
+        if !pending_input.is_empty() {
+            feed_uart(&mut emu.m, &mut pending_input);
+        }
+        if !stdin_open && gdb.is_none() {
+            if emu.m.debug.paused {
+                // -S without a debugger: nothing can ever continue the machine.
+                eprintln!("haltpoint: the machine is stopped (-S) and there is no debugger");
+                break 2;
             }
             continue;
         }
@@ -119,7 +195,7 @@ pub fn run(mut m: Machine, mut sink: Sink, opts: Options) -> i32 {
                                 Key::Guest(g) => pending_input.extend(g),
                                 Key::Exit => {
                                     term.restore();
-                                    flush(&mut m, &mut sink);
+                                    flush(&mut emu.m, &mut sink);
                                     eprintln!("haltpoint: terminated");
                                     return 0;
                                 }
@@ -131,15 +207,21 @@ pub fn run(mut m: Machine, mut sink: Sink, opts: Options) -> i32 {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => stdin_open = false,
                 }
+            } else if let Some(g) = gdb.as_mut() {
+                g.handle_event(ev.token(), &mut emu, poll.registry());
             }
         }
+        if let Some(g) = gdb.as_mut() {
+            g.flush(&mut emu, poll.registry());
+        }
         if !pending_input.is_empty() {
-            feed_uart(&mut m, &mut pending_input);
+            feed_uart(&mut emu.m, &mut pending_input);
         }
     };
     term.restore();
-    flush(&mut m, &mut sink);
+    flush(&mut emu.m, &mut sink);
     if opts.stats {
+        let m = &emu.m;
         let secs = started.elapsed().as_secs_f64();
         for h in &m.harts {
             eprintln!(

@@ -22,6 +22,9 @@ pub struct Watchpoint {
     pub len: u64,
     pub kind: WatchKind,
     pub phys: bool,
+    /// Physical address the start mapped to when the watchpoint was inserted (the pages
+    /// flagged). A mapping change after insertion is not tracked.
+    pub pa: u64,
 }
 
 /// A watchpoint hit, reported before the access takes effect.
@@ -38,6 +41,8 @@ pub struct Watchpoints {
     /// Physical pages (page numbers) with at least one watchpoint, with counts.
     pages: HashMap<u64, usize>,
     pub hit: Option<WatchHit>,
+    /// Set while the debugger steps over the instruction that hit: no checks.
+    pub suspended: bool,
 }
 
 impl Watchpoints {
@@ -73,10 +78,31 @@ impl Watchpoints {
         }
     }
 
-    /// Checks an access against the watchpoints; records the first hit.
-    pub fn check(&mut self, hart: usize, va: u64, pa: u64, size: u64, acc: Access) {
-        if self.hit.is_some() || acc == Access::Fetch {
-            return;
+    /// Adds a watchpoint and flags its pages.
+    pub fn add(&mut self, w: Watchpoint) {
+        self.watch_pages(w.pa, w.len);
+        self.list.push(w);
+    }
+
+    /// Removes the watchpoint `addr`/`len`/`kind`; false when there is none.
+    pub fn remove(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
+        let Some(i) = self
+            .list
+            .iter()
+            .position(|w| w.addr == addr && w.len == len && w.kind == kind)
+        else {
+            return false;
+        };
+        let w = self.list.remove(i);
+        self.unwatch_pages(w.pa, w.len);
+        true
+    }
+
+    /// Checks an access against the watchpoints; records the hit and returns true when
+    /// the access must stop before it takes effect.
+    pub fn check(&mut self, hart: usize, va: u64, pa: u64, size: u64, acc: Access) -> bool {
+        if self.suspended || acc == Access::Fetch {
+            return false;
         }
         for w in &self.list {
             let a = if w.phys { pa } else { va };
@@ -93,8 +119,9 @@ impl Watchpoints {
                     addr: w.addr.max(a),
                     kind: w.kind,
                 });
-                return;
+                return true;
             }
         }
+        false
     }
 }

@@ -255,6 +255,12 @@ pub struct Insn {
 
 impl Insn {
     pub const UNDECODED: Insn = Fields::UNDECODED.pack();
+    /// A debugger breakpoint slot: leaves the hot loop without executing.
+    pub const BREAKPOINT: Insn = Fields {
+        op: Op::Breakpoint,
+        ..Fields::UNDECODED
+    }
+    .pack();
 
     #[inline(always)]
     pub fn op(&self) -> Op {

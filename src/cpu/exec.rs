@@ -23,11 +23,16 @@ pub enum Stop {
     Wfi,
     /// The hart hit a debugger breakpoint at `pc` (not executed).
     Breakpoint,
+    /// The instruction at `pc` was about to access a watched address (not executed;
+    /// the hit is in `bus.watch.hit`).
+    Watchpoint,
 }
 
 /// Internal exit codes carried in `Trap::cause` out of the hot loop (never architectural).
 const DECODE: u64 = u64::MAX;
 const BREAK: u64 = u64::MAX - 1;
+/// A load or store hit a debug watchpoint before taking effect (see `mmu.rs`).
+pub(crate) const WATCH: u64 = u64::MAX - 2;
 
 #[inline(always)]
 fn sx32(v: u64) -> u64 {
@@ -53,7 +58,7 @@ impl Hart {
                 }
                 self.state = HartState::Running;
             }
-            if let Some(i) = self.pending_interrupt() {
+            if let Some(i) = self.pending_interrupt().filter(|_| !self.debug_noirq) {
                 self.take_interrupt(i, bus);
             }
             let page = match self.fetch_page(bus) {
@@ -66,6 +71,11 @@ impl Hart {
             };
             let Some(page) = page else {
                 // Code outside cacheable RAM (the reset ROM): one instruction at a time.
+                if !bus.slow_bps.is_empty() && bus.slow_bps.contains(&self.pc) {
+                    stop = Stop::Breakpoint;
+                    self.end_run();
+                    break;
+                }
                 self.budget -= 1;
                 let r = self.fetch_slow(bus).and_then(|raw| {
                     let insn = decode(raw);
@@ -73,7 +83,10 @@ impl Hart {
                     self.execute(bus, insn)
                 });
                 if let Err(t) = r {
-                    self.take_trap(t, bus);
+                    if let Some(s) = self.trap_or_stop(t, bus) {
+                        stop = s;
+                        break;
+                    }
                 }
                 continue;
             };
@@ -103,7 +116,10 @@ impl Hart {
                 self.trace(bus, &insn);
                 self.budget -= 1;
                 if let Err(t) = self.execute(bus, insn) {
-                    self.take_trap(t, bus);
+                    if let Some(s) = self.trap_or_stop(t, bus) {
+                        stop = s;
+                        break;
+                    }
                 }
                 continue;
             }
@@ -168,21 +184,31 @@ impl Hart {
                         Ok(())
                     }
                 });
-                if let Err(t) = r {
-                    self.take_trap(t, bus);
+                match r {
+                    Err(t) => self.trap_or_stop(t, bus),
+                    Ok(()) => None,
                 }
-                None
             }
             BREAK => {
                 self.budget += 1;
                 self.end_run();
                 Some(Stop::Breakpoint)
             }
-            _ => {
-                self.take_trap(t, bus);
-                None
-            }
+            _ => self.trap_or_stop(t, bus),
         }
+    }
+
+    /// Enters the trap `t`, or ends the run for a watchpoint hit (the instruction did
+    /// not execute and is not counted).
+    #[cold]
+    fn trap_or_stop(&mut self, t: Trap, bus: &Bus) -> Option<Stop> {
+        if t.cause == WATCH {
+            self.budget += 1;
+            self.end_run();
+            return Some(Stop::Watchpoint);
+        }
+        self.take_trap(t, bus);
+        None
     }
 
     /// Decodes the slot at `slot` of RAM page `page`, caching it unless it spans pages.

@@ -5,13 +5,15 @@
 //! a virtual page straight to an offset into guest RAM, so a hit costs a compare and an
 //! add. Only RAM pages whose whole 4 KiB have one PMP outcome are cached; MMIO, pages
 //! with split PMP rules, and (for stores) pages holding decoded code always take the
-//! slow path. That is also where debug watchpoints will hook in: a page with a
-//! watchpoint is simply never entered into the TLB.
+//! slow path. Debug watchpoints hook in there too: a page with a watchpoint is never
+//! entered into the TLB, and a hit ends the access with the internal `WATCH` code
+//! before it takes effect.
 //!
 //! Privilege changes switch sets instead of flushing. Writes to satp, SFENCE.VMA, and
 //! changes to MXR/MPRV/PMP flush everything.
 
 use super::csr::PMP_ENTRIES;
+use super::exec::WATCH;
 use super::mstatus as ms;
 use super::trap::{Access, Trap};
 use super::{Hart, PRV_M, PRV_S, PRV_U};
@@ -490,8 +492,8 @@ impl Hart {
             return Ok(v);
         }
         let pa = self.translate_access(bus, va, size as u64, Access::Load)?;
-        if bus.watch.active() {
-            bus.watch.check(self.id, va, pa, size as u64, Access::Load);
+        if bus.watch.active() && bus.watch.check(self.id, va, pa, size as u64, Access::Load) {
+            return Err(Trap::new(WATCH, 0));
         }
         if let Some(o) = bus.ram.offset(pa, size as u64) {
             self.tlb_fill(bus, va, pa, Access::Load);
@@ -535,21 +537,27 @@ impl Hart {
         if (va & 0xfff) as usize + size > 4096 {
             // Check both pages before writing anything.
             let split = 4096 - (va & 0xfff) as usize;
-            self.translate_access(bus, va, split as u64, Access::Store)?;
-            self.translate_access(
-                bus,
-                va.wrapping_add(split as u64),
-                (size - split) as u64,
-                Access::Store,
-            )?;
+            let pa1 = self.translate_access(bus, va, split as u64, Access::Store)?;
+            let va2 = va.wrapping_add(split as u64);
+            let pa2 = self.translate_access(bus, va2, (size - split) as u64, Access::Store)?;
+            if bus.watch.active()
+                && (bus
+                    .watch
+                    .check(self.id, va, pa1, split as u64, Access::Store)
+                    || bus
+                        .watch
+                        .check(self.id, va2, pa2, (size - split) as u64, Access::Store))
+            {
+                return Err(Trap::new(WATCH, 0));
+            }
             for i in 0..size {
                 self.store_slow(bus, va.wrapping_add(i as u64), 1, val >> (8 * i))?;
             }
             return Ok(());
         }
         let pa = self.translate_access(bus, va, size as u64, Access::Store)?;
-        if bus.watch.active() {
-            bus.watch.check(self.id, va, pa, size as u64, Access::Store);
+        if bus.watch.active() && bus.watch.check(self.id, va, pa, size as u64, Access::Store) {
+            return Err(Trap::new(WATCH, 0));
         }
         if let Some(o) = bus.ram.offset(pa, size as u64) {
             bus.ram.data[o..o + size].copy_from_slice(&val.to_le_bytes()[..size]);
@@ -591,8 +599,8 @@ impl Hart {
             return Err(Trap::new(acc.misaligned(), va));
         }
         let pa = self.translate_access(bus, va, size, acc)?;
-        if bus.watch.active() {
-            bus.watch.check(self.id, va, pa, size, acc);
+        if bus.watch.active() && bus.watch.check(self.id, va, pa, size, acc) {
+            return Err(Trap::new(WATCH, 0));
         }
         match bus.ram.offset(pa, size) {
             Some(o) => Ok((pa, o)),

@@ -90,6 +90,10 @@ pub struct Hart {
     pub run_len: u64,
     /// Machine time (steps) at the start of the current run.
     pub run_start: u64,
+    /// Debugger: do not take interrupts (single-stepping with interrupts masked).
+    pub debug_noirq: bool,
+    /// Debugger: this hart stays stopped while the others run (scheduler locking).
+    pub debug_frozen: bool,
 }
 
 impl Hart {
@@ -112,6 +116,8 @@ impl Hart {
             budget: 0,
             run_len: 0,
             run_start: 0,
+            debug_noirq: false,
+            debug_frozen: false,
         };
         h.reset(0x1000);
         h

@@ -252,6 +252,7 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
         fdt_addr,
         uart,
         symbols,
+        debug: Default::default(),
     };
     m.reset();
     Ok(m)

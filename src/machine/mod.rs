@@ -7,6 +7,7 @@
 //! every hart waits in WFI, virtual time jumps straight to the next deadline.
 
 pub mod board;
+pub mod debug;
 pub mod fdt;
 pub mod layout;
 pub mod loader;
@@ -39,6 +40,13 @@ pub enum Outcome {
     Fail(u32),
     /// A hart reached a debugger breakpoint.
     Breakpoint(usize),
+    /// A hart's instruction at `pc` was about to access a watched address (it has not
+    /// executed).
+    Watchpoint {
+        hart: usize,
+        kind: crate::watch::WatchKind,
+        addr: u64,
+    },
 }
 
 /// A board: harts, memory, devices, and what to load at reset.
@@ -56,6 +64,8 @@ pub struct Machine {
     pub uart: usize,
     /// Symbols from the ELF images (name, address, size).
     pub symbols: Vec<(String, u64, u64)>,
+    /// Debugger state: breakpoints, options (see [`debug`]).
+    pub debug: debug::DebugState,
 }
 
 impl Machine {
@@ -135,7 +145,7 @@ impl Machine {
     fn all_idle(&self) -> bool {
         self.harts
             .iter()
-            .all(|h| h.state == HartState::Wfi && h.mip() & h.csr.mie == 0)
+            .all(|h| h.debug_frozen || (h.state == HartState::Wfi && h.mip() & h.csr.mie == 0))
     }
 
     /// Runs the machine for up to `max_steps` steps.
@@ -169,6 +179,9 @@ impl Machine {
                 q = q.min(d - now);
             }
             for h in 0..self.harts.len() {
+                if self.harts[h].debug_frozen {
+                    continue;
+                }
                 let mut done = 0;
                 while done < q {
                     let start = now + done;
@@ -189,6 +202,16 @@ impl Machine {
                         Stop::Breakpoint => {
                             self.steps = now + done;
                             return Outcome::Breakpoint(h);
+                        }
+                        Stop::Watchpoint => {
+                            self.steps = now + done;
+                            if let Some(hit) = self.bus.watch.hit.take() {
+                                return Outcome::Watchpoint {
+                                    hart: h,
+                                    kind: hit.kind,
+                                    addr: hit.addr,
+                                };
+                            }
                         }
                         Stop::Budget => {}
                     }

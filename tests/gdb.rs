@@ -1,0 +1,306 @@
+//! The gdb server against real `gdb-multiarch` (batch mode) and raw protocol bytes.
+//!
+//! Every test starts haltpoint with `-S -gdb tcp::0`, reads the port it bound from its
+//! stderr, and always kills it at the end (printing its output on failure).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running haltpoint; killed on drop.
+struct Hp {
+    child: Child,
+    err: Arc<Mutex<String>>,
+    port: u16,
+}
+
+impl Hp {
+    fn start(extra: &[&str]) -> Hp {
+        let demo = common::guest("demo/demo.elf");
+        let mut args = vec![
+            "-M",
+            "virt",
+            "-bios",
+            "none",
+            "-nographic",
+            "-kernel",
+            &demo,
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-S", "-gdb", "tcp::0"]);
+        let mut child = Command::new(common::bin())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn haltpoint");
+        let stderr = child.stderr.take().expect("stderr");
+        let err = Arc::new(Mutex::new(String::new()));
+        let e2 = err.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(l) = line else { break };
+                let mut e = e2.lock().unwrap();
+                e.push_str(&l);
+                e.push('\n');
+            }
+        });
+        let mut hp = Hp {
+            child,
+            err,
+            port: 0,
+        };
+        hp.port = hp.wait_for(|s| {
+            s.split("listening on tcp:127.0.0.1:")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|p| p.parse().ok())
+        });
+        hp
+    }
+
+    /// Waits (up to 20 s) until `f` finds something in haltpoint's stderr.
+    fn wait_for<T>(&self, f: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(v) = f(&self.err.lock().unwrap()) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Runs gdb in batch mode with `cmds` after connecting; returns its output.
+    fn gdb(&self, cmds: &[&str]) -> String {
+        let target = format!("target remote 127.0.0.1:{}", self.port);
+        let elf = common::guest("demo/demo.elf");
+        let file = format!("file {elf}");
+        let mut args: Vec<&str> = vec![
+            "-batch",
+            "-nx",
+            "-ex",
+            "set architecture riscv:rv64",
+            "-ex",
+            &file,
+            "-ex",
+            &target,
+        ];
+        for c in cmds {
+            args.push("-ex");
+            args.push(c);
+        }
+        let out = Command::new("timeout")
+            .arg("60")
+            .arg("gdb-multiarch")
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run gdb-multiarch");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("--- gdb ---\n{text}");
+        text
+    }
+
+    /// Waits for haltpoint to exit (up to 20 s); returns its status.
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Hp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- haltpoint stderr ---\n{}", self.stderr());
+        }
+    }
+}
+
+fn has(out: &str, s: &str) {
+    assert!(out.contains(s), "missing {s:?} in gdb output:\n{out}");
+}
+
+#[test]
+fn gdb_registers_memory_step() {
+    let hp = Hp::start(&[]);
+    let out = hp.gdb(&[
+        "p/x $pc",
+        "p $f1",
+        "p/x $mstatus",
+        "p $priv",
+        "p/x $misa",
+        "set $a0 = 0x1234",
+        "p/x $a0",
+        "set $f1 = 1.5",
+        "p $f1.double",
+        "set var *(long*)&check_no = 77",
+        "p *(long*)&check_no",
+        "stepi",
+        "p/x $pc",
+        "stepi",
+        "p/x $pc",
+        "kill",
+    ]);
+    has(&out, "$1 = 0x1000");
+    has(&out, "$2 = {float = 0, double = 0}");
+    has(&out, "$3 = 0x");
+    has(&out, "$4 = 3");
+    has(&out, "$5 = 0x800000000014112d");
+    has(&out, "$6 = 0x1234");
+    has(&out, "$7 = 1.5");
+    has(&out, "$8 = 77");
+    has(&out, "$9 = 0x1004");
+    has(&out, "$10 = 0x1008");
+}
+
+#[test]
+fn gdb_breakpoints_and_watchpoints() {
+    let mut hp = Hp::start(&[]);
+    let out = hp.gdb(&[
+        "break main",
+        "continue",
+        "info threads",
+        "watch *(long*)&check_no",
+        "continue",
+        "continue",
+        "delete",
+        "rwatch *(long*)&check_no",
+        "continue",
+        "delete",
+        "awatch *(long*)&check_no",
+        "continue",
+        "delete",
+        "hbreak feature",
+        "continue",
+        "kill",
+    ]);
+    has(&out, "Breakpoint 1, ");
+    has(&out, "in main ()");
+    has(&out, "Thread 1.1 (hart 0 M-mode");
+    has(&out, "Old value = 0\nNew value = 1");
+    has(&out, "Old value = 1\nNew value = 2");
+    has(
+        &out,
+        "Hardware read watchpoint 3: *(long*)&check_no\n\nValue = 2",
+    );
+    has(&out, "Hardware access (read/write) watchpoint 4");
+    has(&out, "Hardware assisted breakpoint 5 at");
+    has(&out, "Breakpoint 5, ");
+    has(&out, "in feature ()");
+    assert!(hp.wait_exit().is_some(), "kill must end haltpoint");
+}
+
+#[test]
+fn gdb_threads_monitor() {
+    let hp = Hp::start(&["-smp", "2"]);
+    let out = hp.gdb(&[
+        "info threads",
+        "thread 2",
+        "p/x $mhartid",
+        "monitor help",
+        "monitor x/4i $pc",
+        "monitor walk 0x80000000",
+        "monitor info registers",
+        "monitor phys on",
+        "p/x *(int*)0x1000",
+        "monitor nonsense",
+        "kill",
+    ]);
+    has(&out, "Thread 1.1 (hart 0 M-mode running)");
+    has(&out, "Thread 1.2 (hart 1 M-mode running)");
+    has(&out, "$1 = 0x1");
+    has(&out, "walk ADDR");
+    has(&out, "0x0000000000001000:  auipc");
+    has(&out, "no translation: pa 0x80000000");
+    has(&out, "hart 1 (M-mode) pc 0x0000000000001000");
+    has(&out, "physical memory mode on");
+    has(&out, "$2 = 0x297");
+    has(&out, "unknown command 'nonsense'");
+}
+
+#[test]
+fn gdb_detach_and_reattach() {
+    let mut hp = Hp::start(&[]);
+    let out = hp.gdb(&["break main", "continue", "delete", "detach"]);
+    has(&out, "Breakpoint 1, ");
+    has(&out, "[Inferior 1 (process 1) detached]");
+    hp.wait_for(|s| s.contains("gdb detached").then_some(()));
+    // The guest runs on to its end and powers off, or we catch it still running.
+    let out = hp.gdb(&["p/x $pc", "kill"]);
+    if !out.contains("$1 = 0x") {
+        // It had already finished.
+        assert!(hp.wait_exit().is_some());
+    }
+}
+
+/// Reads from `s` until `want` shows up (or the deadline passes).
+fn read_until(s: &mut TcpStream, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while Instant::now() < deadline {
+        let mut b = [0u8; 1024];
+        match s.read(&mut b) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&b[..n]),
+            Err(_) => {}
+        }
+        if String::from_utf8_lossy(&got).contains(want) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn gdb_raw_malformed_packets() {
+    let hp = Hp::start(&[]);
+    let mut s = TcpStream::connect(("127.0.0.1", hp.port)).expect("connect");
+    let mut junk: Vec<u8> = Vec::new();
+    junk.extend_from_slice(b"$?#00"); // bad checksum
+    junk.extend_from_slice(b"$g#zz"); // malformed checksum
+    junk.extend_from_slice(b"\x00\xff\x80garbage#12"); // binary garbage outside packets
+    junk.extend_from_slice(b"$m1000,4"); // truncated, then a new packet starts
+    junk.push(b'$');
+    junk.extend(std::iter::repeat_n(b'A', 20_000)); // overlong
+    junk.extend_from_slice(b"#41");
+    s.write_all(&junk).unwrap();
+    s.write_all(b"$?#3f").unwrap();
+    let got = read_until(&mut s, "T05thread:");
+    assert!(
+        got.contains("T05thread:"),
+        "no stop reply after junk: {got:?}"
+    );
+    assert!(got.contains('-'), "bad packets must be NAKed: {got:?}");
+    // Still alive for a real command.
+    s.write_all(b"+$m1000,4#8e").unwrap();
+    let got = read_until(&mut s, "$9702");
+    assert!(got.contains("$9702"), "memory read after junk: {got:?}");
+}
