@@ -84,20 +84,115 @@ def boot():
     return row
 
 
+def free_port():
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def start_stopped(cmd_for_port):
+    """Starts an emulator waiting for gdb; returns (process, port)."""
+    import socket
+    port = free_port()
+    p = subprocess.Popen(cmd_for_port(port), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Wait for the listening socket without connecting (a connection that closes would
+    # count as a debugger that came and went).
+    want = ":%04X" % port
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp") as f:
+            if any(l.split()[1].endswith(want) and l.split()[3] == "0A" for l in f.readlines()[1:]):
+                break
+        time.sleep(0.01)
+    return p, port
+
+
+def emulators():
+    elf = os.path.join(ROOT, "benches", "guests", "cpu.elf")
+    base = ["-M", "virt", "-bios", "none", "-nographic", "-kernel", elf, "-S"]
+    out = [("hp", lambda port: [HP] + base + ["-gdb", f"tcp:127.0.0.1:{port}"])]
+    if QEMU:
+        out.append(("qemu", lambda port: [QEMU] + base + ["-gdb", f"tcp:127.0.0.1:{port}"]))
+    return out
+
+
+def gdb_stepi(n=2000):
+    """stepi per second through gdb-multiarch."""
+    gdb = shutil.which("gdb-multiarch")
+    if not gdb:
+        print("gdb: gdb-multiarch not installed")
+        return None
+    row = {"what": "gdb stepi per second", "unit": "/s"}
+    for who, cmd in emulators():
+        p, port = start_stopped(cmd)
+        script = ["-ex", "set pagination off", "-ex", f"target remote :{port}",
+                  "-ex", "stepi", "-ex", f"stepi {n}", "-ex", "kill"]
+        t0 = time.monotonic()
+        subprocess.run([gdb, "-batch", "-nx"] + script, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=600)
+        row[who] = n / (time.monotonic() - t0)
+        p.kill()
+        p.wait()
+    return row
+
+
+def raw_steps(n=20000):
+    """Raw `s` packets per second over the remote protocol, without gdb."""
+    import socket
+
+    def packet(body):
+        return b"$" + body + b"#" + b"%02x" % (sum(body) % 256)
+
+    def read_reply(so, buf):
+        while True:
+            i = buf.find(b"#")
+            if i >= 0 and len(buf) >= i + 3:
+                start = buf.find(b"$")
+                reply, buf = buf[start + 1:i], buf[i + 3:]
+                so.sendall(b"+")
+                return reply, buf
+            data = so.recv(65536)
+            if not data:
+                raise OSError("closed")
+            buf += data
+
+    row = {"what": "raw s packets per second", "unit": "/s"}
+    for who, cmd in emulators():
+        p, port = start_stopped(cmd)
+        so = socket.create_connection(("127.0.0.1", port))
+        so.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = b""
+        so.sendall(packet(b"?"))
+        _, buf = read_reply(so, buf.lstrip(b"+"))
+        t0 = time.monotonic()
+        for _ in range(n):
+            so.sendall(packet(b"s"))
+            _, buf = read_reply(so, buf.lstrip(b"+"))
+        row[who] = n / (time.monotonic() - t0)
+        so.close()
+        p.kill()
+        p.wait()
+    return row
+
+
 def main():
-    which = sys.argv[1:] or ["cpu", "mem", "boot"]
+    which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep"]
     if not os.path.exists(HP):
         sys.exit("build first: cargo build --release")
     if not QEMU:
         print("note: qemu-system-riscv64 not found (Debian qemu-system-misc); no ratios")
     rows = []
     for w in which:
-        r = boot() if w == "boot" else bare(w)
+        r = {"boot": boot, "stepi": gdb_stepi, "rawstep": raw_steps}.get(w, lambda: bare(w))()
         if r:
             rows.append(r)
     print()
     print(f"{'benchmark':<28}{'haltpoint':>12}{'QEMU TCG':>12}{'ratio':>10}")
     for r in rows:
+        if "hp" not in r:
+            continue
         q = r.get("qemu")
         if q:
             ratio = (q / r["hp"]) if r.get("lower") else (r["hp"] / q)
