@@ -304,3 +304,35 @@ fn gdb_raw_malformed_packets() {
     let got = read_until(&mut s, "$9702");
     assert!(got.contains("$9702"), "memory read after junk: {got:?}");
 }
+
+#[test]
+fn gdb_scripts_priv_trap_walk() {
+    let hp = Hp::start(&[]);
+    let script = format!(
+        "source {}/gdb-scripts/haltpoint.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = hp.gdb(&[
+        &script,
+        "hp-priv",
+        "hp-trap",
+        "hp-walk 0x80000000",
+        // An Sv39 root table at 0x80100000 with one 1 GiB leaf:
+        // 0xffffffffc0000000 -> 0x80000000 (V R W X A D).
+        "set var *(unsigned long *)0x80100ff8 = 0x200000cf",
+        "set $satp = 0x8000000000080100",
+        "hp-walk 0xffffffffc0000780",
+        "hp-walk 0x1000",
+        "kill",
+    ]);
+    has(&out, "privilege: M (machine)");
+    has(&out, "mcause 0x0 (instruction address misaligned)");
+    has(&out, "satp mode 0: no translation, 0x80000000 is physical");
+    has(
+        &out,
+        "level 2: pte @ 0x80100ff8 = 0x00000000200000cf [VRWXAD]",
+    );
+    has(&out, "0xffffffffc0000780 -> physical 0x80000780");
+    has(&out, "level 2: pte @ 0x80100000 = 0x0000000000000000 []");
+    has(&out, "invalid: page fault");
+}
