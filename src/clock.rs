@@ -52,11 +52,10 @@ impl Clock {
         if self.wall.is_some() {
             return None;
         }
-        let t = tick.wrapping_sub(self.offset);
-        if t > u64::MAX / STEPS_PER_TICK || tick < self.offset {
-            return if tick < self.offset { Some(0) } else { None };
+        if tick < self.offset {
+            return Some(0);
         }
-        Some(t * STEPS_PER_TICK)
+        (tick - self.offset).checked_mul(STEPS_PER_TICK)
     }
 
     pub fn is_virtual(&self) -> bool {

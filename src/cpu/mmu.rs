@@ -309,16 +309,6 @@ impl Hart {
         Ok(w.pa)
     }
 
-    /// Translates for the debugger: no A/D updates, no TLB fill, no trap.
-    pub fn translate_debug(&self, ram: &Ram, va: u64, acc: Access) -> Option<u64> {
-        let prv = if acc == Access::Fetch {
-            self.prv
-        } else {
-            self.data_prv()
-        };
-        self.walk(ram, va, acc, prv, None).ok().map(|w| w.pa)
-    }
-
     /// Address range `[lo, hi)` matched by PMP entry `i`, if it is active.
     fn pmp_range(&self, i: usize) -> Option<(u64, u64)> {
         let cfg = self.csr.pmpcfg[i];
