@@ -6,7 +6,7 @@ BIN := target/release/haltpoint
 DEB_BUILD := cmake gcc make
 DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-misc python3-venv e2fsprogs tmux
 
-.PHONY: all build run test test-unit test-linux deps deps-build bench guests lint fmt clippy clean
+.PHONY: all build run test test-unit test-linux deps deps-build bench guests lint fmt clippy clean qmp-doc
 
 all: build
 
@@ -43,6 +43,10 @@ guests:
 	$(MAKE) -C tests/guests all
 	$(MAKE) -C benches/guests all
 	sh tests/linux/fetch.sh
+
+# Regenerate docs/qmp.md from the command table (tests/qmp.rs checks it is current).
+qmp-doc: build
+	$(BIN) --qmp-reference > docs/qmp.md
 
 lint: fmt clippy
 fmt:

@@ -408,6 +408,32 @@ impl Bus {
 
     /// Finds the device covering `pa..pa+size`.
     #[inline]
+    /// A one-line-per-device description of the board (HMP `info qtree-lite`).
+    pub fn describe(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "ram @ {:#012x} size {:#x}",
+            self.ram.base,
+            self.ram.size()
+        );
+        let _ = writeln!(
+            s,
+            "rom @ {:#012x} size {:#x}",
+            self.rom.base,
+            self.rom.size()
+        );
+        for d in &self.devices {
+            let _ = write!(s, "{} @ {:#012x} size {:#x}", d.dev.name(), d.base, d.size);
+            if let Some(irq) = d.irq {
+                let _ = write!(s, " irq {irq}");
+            }
+            s.push('\n');
+        }
+        s
+    }
+
     pub fn find(&self, pa: u64, size: u8) -> Option<usize> {
         self.devices
             .iter()

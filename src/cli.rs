@@ -127,6 +127,132 @@ pub struct Cli {
     /// Stop after this many machine steps (instructions per hart) and exit with status 3
     #[arg(long = "max-steps", value_name = "N")]
     pub max_steps: Option<u64>,
+    /// Print the QMP reference (Markdown, as docs/qmp.md) and exit
+    #[arg(long = "qmp-reference", action = ArgAction::SetTrue)]
+    pub qmp_reference: bool,
+}
+
+/// The servers asked for on the command line.
+#[derive(Debug, Default, PartialEq)]
+pub struct Servers {
+    pub gdb: Option<crate::net::Endpoint>,
+    pub qmp: Vec<crate::qmp::server::ListenSpec>,
+}
+
+/// A `-chardev socket,id=ID,(path=PATH|host=H,port=P),server=on[,wait=off]`.
+fn parse_chardev(spec: &str) -> Result<(String, crate::qmp::server::ListenSpec), String> {
+    use crate::net::{loopback_default, Endpoint};
+    let opts = split_opts(spec);
+    let backend = opts.first().map(|(k, _)| k.as_str()).unwrap_or_default();
+    if backend != "socket" {
+        return Err(format!(
+            "-chardev {spec}: only 'socket' chardevs are supported"
+        ));
+    }
+    let (mut id, mut path, mut host, mut port) = (None, None, None, None);
+    let (mut server, mut wait) = (false, true);
+    for (k, v) in opts.iter().skip(1) {
+        let v = v.clone().unwrap_or_default();
+        match k.as_str() {
+            "id" => id = Some(v),
+            "path" => path = Some(v),
+            "host" => host = Some(v),
+            "port" => port = Some(v),
+            "server" => server = v.is_empty() || v == "on",
+            "nowait" => wait = false,
+            "wait" => wait = v.is_empty() || v == "on",
+            "telnet" | "tls-creds" | "websocket" | "reconnect" => {
+                return Err(format!("-chardev {spec}: '{k}' is not supported"))
+            }
+            _ => return Err(format!("-chardev {spec}: Invalid parameter '{k}'")),
+        }
+    }
+    let id = id.ok_or_else(|| format!("-chardev {spec}: Parameter 'id' is missing"))?;
+    if !server {
+        return Err(format!(
+            "-chardev {spec}: haltpoint only listens (add server=on,wait=off)"
+        ));
+    }
+    let ep = match (path, port) {
+        (Some(p), None) => Endpoint::Unix(p.into()),
+        (None, Some(p)) => Endpoint::Tcp(
+            loopback_default(&host.unwrap_or_default()),
+            p.parse()
+                .map_err(|_| format!("-chardev {spec}: bad port '{p}'"))?,
+        ),
+        _ => {
+            return Err(format!(
+                "-chardev {spec}: give either path=PATH or host=HOST,port=PORT"
+            ))
+        }
+    };
+    Ok((id, crate::qmp::server::ListenSpec { ep, wait }))
+}
+
+/// Collects the gdb and QMP servers from -gdb/-s, -qmp, -chardev and -mon.
+pub fn servers(cli: &Cli) -> Result<Servers, String> {
+    let mut chardevs = Vec::new();
+    for c in &cli.chardev {
+        let (id, spec) = parse_chardev(c)?;
+        if chardevs.iter().any(|(i, _, _)| i == &id) {
+            return Err(format!(
+                "-chardev {c}: attempt to add duplicate chardev id '{id}'"
+            ));
+        }
+        chardevs.push((id, spec, false));
+    }
+    let mut take = |id: &str, user: &str| -> Result<crate::qmp::server::ListenSpec, String> {
+        match chardevs.iter_mut().find(|(i, _, _)| i == id) {
+            None => Err(format!("{user}: chardev '{id}' not found")),
+            Some((_, _, true)) => Err(format!("{user}: chardev '{id}' is already in use")),
+            Some((_, spec, used)) => {
+                *used = true;
+                Ok(spec.clone())
+            }
+        }
+    };
+    let mut out = Servers::default();
+    for q in &cli.qmp {
+        out.qmp.push(crate::qmp::server::parse_qmp(q)?);
+    }
+    for m in &cli.mon {
+        let mut chardev = None;
+        let mut mode = "readline".to_string();
+        for (k, v) in split_opts(m) {
+            match (k.as_str(), v) {
+                ("chardev", Some(c)) => chardev = Some(c),
+                ("mode", Some(v)) => mode = v,
+                ("pretty", _) => {}
+                (k, _) => return Err(format!("-mon {m}: Invalid parameter '{k}'")),
+            }
+        }
+        let id = chardev.ok_or_else(|| format!("-mon {m}: Parameter 'chardev' is missing"))?;
+        if mode != "control" {
+            return Err(format!(
+                "-mon {m}: only mode=control (QMP) is supported; HMP is reachable through \
+                 QMP's human-monitor-command"
+            ));
+        }
+        out.qmp.push(take(&id, "-mon")?);
+    }
+    if cli.gdb.len() > 1 || (cli.gdb_default && !cli.gdb.is_empty()) {
+        return Err("-gdb: only one gdb server is supported".into());
+    }
+    out.gdb = match (cli.gdb.first(), cli.gdb_default) {
+        (Some(d), _) if d == "none" => None,
+        (Some(d), _) => match d.strip_prefix("chardev:") {
+            Some(id) => Some(take(id, "-gdb")?.ep),
+            None => Some(crate::net::parse_endpoint("-gdb", d)?),
+        },
+        (None, true) => Some(crate::net::Endpoint::Tcp("127.0.0.1".into(), 1234)),
+        (None, false) => None,
+    };
+    if let Some((id, _, _)) = chardevs.iter().find(|(_, _, used)| !used) {
+        return Err(format!(
+            "-chardev: chardev '{id}' is not used by -mon or -gdb"
+        ));
+    }
+    Ok(out)
 }
 
 /// Long options QEMU spells with a single dash.
@@ -161,6 +287,7 @@ const LONG: &[&str] = &[
     "symbols",
     "stats",
     "max-steps",
+    "qmp-reference",
     "help",
     "version",
 ];
@@ -172,6 +299,7 @@ const FLAGS: &[&str] = &[
     "no-reboot",
     "no-shutdown",
     "stats",
+    "qmp-reference",
     "help",
     "version",
 ];

@@ -10,6 +10,10 @@
 //! - [`gdb`]: the GDB remote-protocol server (an adapter over `machine::debug`).
 //! - [`disasm`]: capstone-backed disassembly for traces and monitors.
 //! - [`logging`]: QEMU-style `-d` log categories.
+//! - [`runstate`]: QEMU's run-state machine, actions and event queue, shared by gdb and QMP.
+//! - [`qmp`]: the QMP server (QEMU's machine protocol).
+//! - [`net`]: listening sockets (TCP, unix with mode 0600) for the servers.
+//! - [`runner`]: the event loop that drives the machine and the servers.
 
 pub mod bus;
 pub mod cli;
@@ -22,5 +26,8 @@ pub mod gdb;
 pub mod irq;
 pub mod logging;
 pub mod machine;
+pub mod net;
+pub mod qmp;
 pub mod runner;
+pub mod runstate;
 pub mod watch;

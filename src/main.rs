@@ -57,6 +57,11 @@ fn real_main() -> Result<i32, String> {
         }
     };
 
+    if cli.qmp_reference {
+        print!("{}", haltpoint::qmp::commands::reference());
+        return Ok(0);
+    }
+
     // Without -kernel and -bios, haltpoint runs its embedded demo guest.
     let demo = cli.kernel.is_none() && cli.bios.is_none();
     let mut log = Log::default();
@@ -122,32 +127,7 @@ fn real_main() -> Result<i32, String> {
     for w in &drives.warnings {
         eprintln!("haltpoint: warning: {w}");
     }
-    for (opt, vals) in [
-        ("-qmp", &cli.qmp),
-        ("-chardev", &cli.chardev),
-        ("-mon", &cli.mon),
-    ] {
-        if !vals.is_empty() {
-            return Err(format!("{opt}: this server is not implemented yet"));
-        }
-    }
-    if cli.gdb.len() > 1 || (cli.gdb_default && !cli.gdb.is_empty()) {
-        return Err("-gdb: only one gdb server is supported".into());
-    }
-    let gdb = match (cli.gdb.first(), cli.gdb_default) {
-        (Some(d), _) if d == "none" => None,
-        (Some(d), _) if d.starts_with("chardev:") => {
-            return Err(format!(
-                "-gdb {d}: chardev backends are not implemented yet (use tcp: or unix:)"
-            ))
-        }
-        (Some(d), _) => Some(haltpoint::gdb::server::parse_addr(d)?),
-        (None, true) => Some(haltpoint::gdb::server::Addr::Tcp("127.0.0.1".into(), 1234)),
-        (None, false) => None,
-    };
-    if cli.preconfig {
-        return Err("--preconfig needs the QMP server, which is not implemented yet".into());
-    }
+    let servers = cli::servers(&cli)?;
     if let Some(m) = &cli.monitor {
         if m != "none" {
             return Err(format!(
@@ -183,25 +163,26 @@ fn real_main() -> Result<i32, String> {
             }
         }
     }
+    // -no-reboot, -no-shutdown, -action, -watchdog-action (QEMU applies them in this
+    // order of appearance; haltpoint in this fixed order).
+    let mut actions = haltpoint::runstate::Actions::default();
+    if cli.no_reboot {
+        actions.reboot = haltpoint::runstate::RebootAction::Shutdown;
+    }
+    if cli.no_shutdown {
+        actions.shutdown = haltpoint::runstate::ShutdownAction::Pause;
+    }
     for a in &cli.action {
         for (k, v) in cli::split_opts(a) {
-            let v = v.unwrap_or_default();
-            let ok = match k.as_str() {
-                "reboot" => matches!(v.as_str(), "reset" | "shutdown"),
-                "shutdown" => matches!(v.as_str(), "poweroff" | "pause"),
-                "panic" => matches!(v.as_str(), "pause" | "shutdown" | "exit-failure" | "none"),
-                "watchdog" => matches!(
-                    v.as_str(),
-                    "reset" | "shutdown" | "poweroff" | "pause" | "debug" | "none" | "inject-nmi"
-                ),
-                _ => return Err(format!("-action: invalid parameter '{k}'")),
-            };
-            if !ok {
-                return Err(format!(
-                    "-action: Parameter '{k}' does not accept value '{v}'"
-                ));
-            }
+            actions
+                .set(&k, &v.unwrap_or_default())
+                .map_err(|e| format!("-action {a}: {e}"))?;
         }
+    }
+    if let Some(w) = &cli.watchdog_action {
+        actions
+            .set("watchdog", w)
+            .map_err(|_| format!("-watchdog-action {w}: unknown action (reset, shutdown, poweroff, pause, debug, none, inject-nmi)"))?;
     }
 
     let bios = match (cli.bios.as_deref(), demo) {
@@ -222,9 +203,8 @@ fn real_main() -> Result<i32, String> {
     } else {
         cli.kernel.as_deref().map(read).transpose()?
     };
-    if bios.is_none() && kernel.is_none() {
-        return Err("Nothing to run: give -kernel FILE (and -bios FILE or -bios none)".into());
-    }
+    // `-bios none` without -kernel is an empty machine, as in QEMU (useful with -S and
+    // a debugger or QMP that loads code).
     let cfg = Config {
         ram_size,
         harts,
@@ -247,20 +227,22 @@ fn real_main() -> Result<i32, String> {
         eprintln!("haltpoint: device tree written to {f}");
         return Ok(0);
     }
-    let no_reboot = cli.no_reboot
-        || cli.action.iter().any(|a| {
-            cli::split_opts(a)
-                .iter()
-                .any(|(k, v)| k == "reboot" && v.as_deref() == Some("shutdown"))
-        });
+    let mut machine = machine;
+    machine.vm.actions = actions;
     let opts = Options {
-        no_reboot,
         max_steps: cli.max_steps,
         stats: cli.stats,
         stdin_console,
         raw_terminal: cli.nographic || cli.serial.iter().any(|s| s.ends_with("stdio")),
-        gdb,
+        gdb: servers.gdb,
+        qmp: servers.qmp,
         freeze: cli.freeze,
+        preconfig: cli.preconfig,
+        info: haltpoint::qmp::commands::Info {
+            name: cli.name.clone(),
+            // SAFETY: gettid has no preconditions and cannot fail.
+            thread_id: unsafe { libc::gettid() } as i64,
+        },
     };
     Ok(runner::run(machine, sink, opts))
 }

@@ -1,15 +1,24 @@
-//! The event loop: runs the machine in slices and waits on host input with mio.
+//! The event loop: runs the machine in slices and serves the console, the gdb server,
+//! the QMP server and host signals with mio, all in one thread.
 //!
-//! The interpreter and every host-side source (the console, the gdb server; QMP will
-//! join here) share one thread. While the guest runs, the loop polls without blocking
-//! between slices of [`SLICE_STEPS`]; when the guest idles it blocks in `poll` until input
-//! or the next wall-clock deadline. There is no busy waiting.
+//! While the VM is `running`, the loop polls without blocking between slices of
+//! [`SLICE_STEPS`]; when the guest idles or the VM is stopped it blocks in `poll` until
+//! input, a rate-limited QMP event, or the next wall-clock deadline. There is no busy
+//! waiting.
+//!
+//! Guest requests and host requests both go through [`crate::runstate::Vm`]: a guest
+//! poweroff is a SHUTDOWN (then exit, or a stop with `-no-shutdown`), a guest reset a
+//! RESET (or a shutdown with `-no-reboot`), SIGINT/SIGTERM a SHUTDOWN with reason
+//! `host-signal`, and QMP `quit` a SHUTDOWN with reason `host-qmp-quit`.
 
 use crate::console::{Escape, Key, RawTerminal, Sink, HELP};
 use crate::devices::uart::Uart;
 use crate::gdb::server::{Addr, GdbServer};
 use crate::gdb::target::Emu;
 use crate::machine::{Machine, Outcome};
+use crate::qmp::commands::Info;
+use crate::qmp::server::{ListenSpec, QmpServer};
+use crate::runstate::{Request, RunState, ShutdownCause};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::Read;
@@ -17,11 +26,14 @@ use std::time::Duration;
 
 /// Steps per slice between host polls (about 10 ms of host time at 200 MIPS).
 pub const SLICE_STEPS: u64 = 2_000_000;
+/// Steps per slice while a debugger or a QMP client is attached (Ctrl-C and commands
+/// are answered within a slice).
+pub const DEBUG_SLICE_STEPS: u64 = 200_000;
 const STDIN: Token = Token(0);
+const SIGNALS: Token = Token(1);
 
 /// How the run is set up.
 pub struct Options {
-    pub no_reboot: bool,
     pub max_steps: Option<u64>,
     pub stats: bool,
     /// Read console input from stdin.
@@ -29,24 +41,82 @@ pub struct Options {
     pub raw_terminal: bool,
     /// Listen for gdb here.
     pub gdb: Option<Addr>,
-    /// Do not start the harts until a debugger (or monitor) continues them (-S).
+    /// QMP listeners.
+    pub qmp: Vec<ListenSpec>,
+    /// Do not start the VM until gdb or QMP continues it (-S).
     pub freeze: bool,
+    /// Wait in `--preconfig` until QMP `x-exit-preconfig`.
+    pub preconfig: bool,
+    /// Facts for QMP (name, thread id).
+    pub info: Info,
 }
 
-/// Steps per slice while a debugger is attached (Ctrl-C answers within a slice).
-pub const DEBUG_SLICE_STEPS: u64 = 200_000;
+/// SIGINT and SIGTERM delivered as readable data on a file descriptor.
+struct SignalFd(libc::c_int);
+
+impl SignalFd {
+    fn new() -> Option<SignalFd> {
+        // SAFETY: the sigset is initialised by sigemptyset before use; pthread_sigmask and
+        // signalfd only read it. Blocking SIGINT/SIGTERM in this (the only) thread makes
+        // the kernel queue them for the signalfd instead of killing the process.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return None;
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+            (fd >= 0).then_some(SignalFd(fd))
+        }
+    }
+
+    /// The next pending signal number.
+    fn read(&self) -> Option<u32> {
+        // SAFETY: signalfd_siginfo is plain data; read writes at most its size into it.
+        unsafe {
+            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
+            let n = libc::read(
+                self.0,
+                &mut info as *mut _ as *mut libc::c_void,
+                std::mem::size_of::<libc::signalfd_siginfo>(),
+            );
+            (n == std::mem::size_of::<libc::signalfd_siginfo>() as isize).then_some(info.ssi_signo)
+        }
+    }
+}
+
+impl Drop for SignalFd {
+    fn drop(&mut self) {
+        // SAFETY: closing the descriptor this struct owns.
+        unsafe {
+            libc::close(self.0);
+        }
+    }
+}
+
+/// Everything the loop serves.
+struct Loop {
+    poll: Poll,
+    emu: Emu,
+    sink: Sink,
+    gdb: Option<GdbServer>,
+    qmp: Option<QmpServer>,
+    /// The VM starts once every `wait=on` QMP listener had its client.
+    start_when_ready: bool,
+}
 
 /// Runs the machine until it powers off, fails, or is stopped; returns the exit status.
-pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
-    let mut poll = match Poll::new() {
+pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
+    let poll = match Poll::new() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("haltpoint: cannot create the event loop: {e}");
             return 1;
         }
     };
-    let mut emu = Emu::new(m);
-    let mut gdb = match &opts.gdb {
+    let gdb = match &opts.gdb {
         None => None,
         Some(a) => match GdbServer::bind(a, poll.registry()) {
             Ok(g) => {
@@ -59,11 +129,48 @@ pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
             }
         },
     };
-    if opts.freeze {
-        emu.m.debug_pause();
+    let qmp = if opts.qmp.is_empty() {
+        None
+    } else {
+        match QmpServer::bind(&opts.qmp, poll.registry(), opts.info.clone()) {
+            Ok(q) => {
+                for d in q.descriptions() {
+                    eprintln!("haltpoint: QMP server listening on {d}");
+                }
+                Some(q)
+            }
+            Err(e) => {
+                eprintln!("haltpoint: {e}");
+                return 1;
+            }
+        }
+    };
+    let mut l = Loop {
+        poll,
+        emu: Emu::new(m),
+        sink,
+        gdb,
+        qmp,
+        start_when_ready: false,
+    };
+    if opts.preconfig {
+        l.emu.m.vm.preconfig = true;
+        l.emu.m.vm.stay_stopped = opts.freeze;
+    } else if !opts.freeze {
+        l.start_when_ready = true;
+    }
+    if l.qmp.as_ref().is_some_and(|q| q.waiting()) {
+        eprintln!("haltpoint: waiting for a QMP client before starting");
+    }
+    let signals = SignalFd::new();
+    if let Some(s) = &signals {
+        let _ = l
+            .poll
+            .registry()
+            .register(&mut SourceFd(&s.0), SIGNALS, Interest::READABLE);
     }
     let mut stdin_open = opts.stdin_console
-        && poll
+        && l.poll
             .registry()
             .register(&mut SourceFd(&0), STDIN, Interest::READABLE)
             .is_ok();
@@ -72,121 +179,110 @@ pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
     } else {
         RawTerminal::none()
     };
-    let mut events = Events::with_capacity(16);
+    let mut events = Events::with_capacity(64);
     let mut escape = Escape::default();
     let mut pending_input: Vec<u8> = Vec::new();
     let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(code) = gdb.as_ref().and_then(|g| g.exit) {
+    let status = 'outer: loop {
+        if let Some(code) = l.gdb.as_ref().and_then(|g| g.exit) {
             break code;
         }
-        let attached = gdb.as_ref().is_some_and(|g| g.connected());
+        if let Some(code) = l.requests() {
+            break code;
+        }
+        if l.start_when_ready && !l.qmp.as_ref().is_some_and(|q| q.waiting()) {
+            l.start_when_ready = false;
+            if let Some(o) = l.emu.m.vm_start() {
+                l.emu.m.pending_outcome = Some(o);
+            }
+        }
+        if let Some(o) = l.emu.m.pending_outcome.take() {
+            l.outcome(o);
+            continue;
+        }
+        let attached = l.gdb.as_ref().is_some_and(|g| g.connected())
+            || l.qmp.as_ref().is_some_and(|q| q.clients() > 0);
         let mut timeout = None;
-        if !emu.m.debug.paused {
+        if l.emu.m.running() {
             let base = if attached {
                 DEBUG_SLICE_STEPS
             } else {
                 SLICE_STEPS
             };
             let slice = match opts.max_steps {
-                Some(max) if emu.m.steps >= max => {
-                    flush(&mut emu.m, &mut sink);
+                Some(max) if l.emu.m.steps >= max => {
+                    l.flush_console();
                     eprintln!(
                         "\r\nhaltpoint: stopped after {} steps (--max-steps)",
-                        emu.m.steps
+                        l.emu.m.steps
                     );
                     break 3;
                 }
-                Some(max) => base.min(max - emu.m.steps),
+                Some(max) => base.min(max - l.emu.m.steps),
                 None => base,
             };
-            let out = emu.m.run(slice);
-            flush(&mut emu.m, &mut sink);
+            let out = l.emu.m.run(slice);
+            l.flush_console();
             timeout = match out {
                 Outcome::Budget => Some(Duration::ZERO),
                 Outcome::Idle => {
-                    if !stdin_open
+                    let wall = !l.emu.m.bus.clock.is_virtual();
+                    if !wall
+                        && !stdin_open
                         && pending_input.is_empty()
-                        && emu.m.bus.clock.is_virtual()
-                        && gdb.is_none()
+                        && l.gdb.is_none()
+                        && l.qmp.is_none()
                     {
                         eprintln!("\r\nhaltpoint: every hart waits for an interrupt that can never come; stopping");
                         break 2;
                     }
-                    if emu.m.bus.clock.is_virtual() {
-                        None
-                    } else {
-                        Some(Duration::from_millis(1))
-                    }
+                    wall.then_some(Duration::from_millis(1))
                 }
-                Outcome::PowerOff | Outcome::Fail(_) => {
-                    if let Some(g) = gdb.as_mut() {
-                        g.report(&mut emu, poll.registry(), out);
-                    }
-                    break match out {
-                        Outcome::Fail(code) => code as i32,
-                        _ => 0,
-                    };
-                }
-                Outcome::Reset => {
-                    if opts.no_reboot {
-                        break 0;
-                    }
-                    emu.m.reset();
-                    continue;
-                }
-                Outcome::Breakpoint(h) => {
-                    if emu.m.debug_breakpoint_hit(h) {
-                        let reported = gdb
-                            .as_mut()
-                            .is_some_and(|g| g.report(&mut emu, poll.registry(), out));
-                        if !reported {
-                            // Nobody to tell: go on over the breakpoint.
-                            let _ = emu.m.debug_resume();
-                        }
-                    }
-                    Some(Duration::ZERO)
-                }
-                Outcome::Watchpoint { hart, .. } => {
-                    emu.m.debug_watchpoint_hit(hart);
-                    let reported = gdb
-                        .as_mut()
-                        .is_some_and(|g| g.report(&mut emu, poll.registry(), out));
-                    if !reported {
-                        let _ = emu.m.debug_resume();
-                    }
+                o => {
+                    l.outcome(o);
                     Some(Duration::ZERO)
                 }
             };
         }
         if !pending_input.is_empty() {
-            feed_uart(&mut emu.m, &mut pending_input);
+            feed_uart(&mut l.emu.m, &mut pending_input);
         }
-        if !stdin_open && gdb.is_none() {
-            if emu.m.debug.paused {
-                // -S without a debugger: nothing can ever continue the machine.
-                eprintln!("haltpoint: the machine is stopped (-S) and there is no debugger");
-                break 2;
-            }
-            continue;
+        l.notify();
+        if let Some(code) = l.requests() {
+            break code;
         }
-        let timeout = if pending_input.is_empty() {
+        if !l.emu.m.running()
+            && !stdin_open
+            && l.gdb.is_none()
+            && l.qmp.is_none()
+            && l.emu.m.pending_outcome.is_none()
+        {
+            eprintln!(
+                "haltpoint: the machine is stopped (-S) and there is no debugger or QMP client"
+            );
+            break 2;
+        }
+        let mut timeout = if pending_input.is_empty() {
             timeout
         } else {
             Some(Duration::ZERO)
         };
-        if let Err(e) = poll.poll(&mut events, timeout) {
+        if let Some(t) = l.qmp.as_ref().and_then(|q| q.timeout()) {
+            timeout = Some(timeout.map_or(t, |x| x.min(t)));
+        }
+        if let Err(e) = l.poll.poll(&mut events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 eprintln!("haltpoint: poll failed: {e}");
                 break 1;
             }
         }
         for ev in events.iter() {
-            if ev.token() == STDIN && pending_input.len() < 4096 {
+            let t = ev.token();
+            if t == STDIN && pending_input.len() < 4096 {
                 let mut buf = [0u8; 1024];
                 match std::io::stdin().lock().read(&mut buf) {
                     Ok(0) => {
-                        let _ = poll.registry().deregister(&mut SourceFd(&0));
+                        let _ = l.poll.registry().deregister(&mut SourceFd(&0));
                         stdin_open = false;
                     }
                     Ok(n) => {
@@ -195,11 +291,13 @@ pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
                                 Key::Guest(g) => pending_input.extend(g),
                                 Key::Exit => {
                                     term.restore();
-                                    flush(&mut emu.m, &mut sink);
+                                    l.flush_console();
                                     eprintln!("haltpoint: terminated");
+                                    l.emu.m.vm.emit_shutdown(ShutdownCause::HostUi);
+                                    l.finish();
                                     return 0;
                                 }
-                                Key::Help => sink.write(HELP.as_bytes()),
+                                Key::Help => l.sink.write(HELP.as_bytes()),
                                 Key::None => {}
                             }
                         }
@@ -207,21 +305,36 @@ pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => stdin_open = false,
                 }
-            } else if let Some(g) = gdb.as_mut() {
-                g.handle_event(ev.token(), &mut emu, poll.registry());
+            } else if t == SIGNALS {
+                while let Some(sig) = signals.as_ref().and_then(|s| s.read()) {
+                    l.flush_console();
+                    eprintln!("\r\nhaltpoint: terminating on signal {sig}");
+                    l.emu.m.vm.shutdown(ShutdownCause::HostSignal, 0);
+                }
+            } else if l.qmp.as_ref().is_some_and(|q| q.owns(t)) {
+                if let Some(q) = l.qmp.as_mut() {
+                    q.handle_event(t, &mut l.emu.m, l.poll.registry());
+                }
+                if l.emu.m.vm.request.is_some() {
+                    continue 'outer;
+                }
+            } else if let Some(g) = l.gdb.as_mut() {
+                g.handle_event(t, &mut l.emu, l.poll.registry());
             }
         }
-        if let Some(g) = gdb.as_mut() {
-            g.flush(&mut emu, poll.registry());
+        if let Some(g) = l.gdb.as_mut() {
+            g.flush(&mut l.emu, l.poll.registry());
         }
+        l.notify();
         if !pending_input.is_empty() {
-            feed_uart(&mut emu.m, &mut pending_input);
+            feed_uart(&mut l.emu.m, &mut pending_input);
         }
     };
     term.restore();
-    flush(&mut emu.m, &mut sink);
+    l.flush_console();
+    l.finish();
     if opts.stats {
-        let m = &emu.m;
+        let m = &l.emu.m;
         let secs = started.elapsed().as_secs_f64();
         for h in &m.harts {
             eprintln!(
@@ -238,6 +351,99 @@ pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
         );
     }
     status
+}
+
+impl Loop {
+    fn flush_console(&mut self) {
+        flush(&mut self.emu.m, &mut self.sink);
+    }
+
+    /// Sends QMP events and tells a waiting gdb about stops it did not cause.
+    fn notify(&mut self) {
+        if let Some(q) = self.qmp.as_mut() {
+            q.broadcast(&mut self.emu.m, self.poll.registry());
+        } else {
+            self.emu.m.vm.events.clear();
+        }
+        if let Some(g) = self.gdb.as_mut() {
+            g.report_state(&mut self.emu, self.poll.registry());
+        }
+    }
+
+    /// Last words: pending events to QMP clients.
+    fn finish(&mut self) {
+        if let Some(q) = self.qmp.as_mut() {
+            q.broadcast(&mut self.emu.m, self.poll.registry());
+            q.drain(Duration::from_millis(500));
+        }
+    }
+
+    /// Carries out a request made by a command or a guest; returns an exit status.
+    fn requests(&mut self) -> Option<i32> {
+        match self.emu.m.vm.request.take()? {
+            Request::Exit(code) => {
+                self.notify();
+                Some(code)
+            }
+            Request::Quit => {
+                self.emu.m.vm.emit_shutdown(ShutdownCause::HostQmpQuit);
+                self.notify();
+                Some(0)
+            }
+            Request::Reset => {
+                self.emu.m.system_reset();
+                self.notify();
+                None
+            }
+        }
+    }
+
+    /// Handles a run outcome other than Budget and Idle.
+    fn outcome(&mut self, out: Outcome) {
+        let m = &mut self.emu.m;
+        match out {
+            Outcome::Budget | Outcome::Idle => {}
+            Outcome::PowerOff | Outcome::Fail(_) => {
+                let code = match out {
+                    Outcome::Fail(c) => c as i32,
+                    _ => 0,
+                };
+                m.vm.shutdown(ShutdownCause::GuestShutdown, code);
+                if matches!(m.vm.request, Some(Request::Exit(_))) {
+                    if let Some(g) = self.gdb.as_mut() {
+                        g.report(&mut self.emu, self.poll.registry(), out);
+                    }
+                }
+            }
+            Outcome::Reset => {
+                m.vm.reset(ShutdownCause::GuestReset);
+            }
+            Outcome::Breakpoint(h) => {
+                if m.debug_breakpoint_hit(h) {
+                    self.debug_stop(out);
+                } else if let Some(o) = self.emu.m.debug_continue() {
+                    self.emu.m.pending_outcome = Some(o);
+                }
+            }
+            Outcome::Watchpoint { hart, .. } => {
+                m.debug_watchpoint_hit(hart);
+                self.debug_stop(out);
+            }
+        }
+    }
+
+    /// A breakpoint or watchpoint hit: stop in `debug` and tell gdb, or go on when no
+    /// gdb waits for it.
+    fn debug_stop(&mut self, out: Outcome) {
+        if self.gdb.as_ref().is_some_and(|g| g.waiting()) {
+            self.emu.m.vm_stop(RunState::Debug);
+            if let Some(g) = self.gdb.as_mut() {
+                g.report(&mut self.emu, self.poll.registry(), out);
+            }
+        } else if let Some(o) = self.emu.m.debug_continue() {
+            self.emu.m.pending_outcome = Some(o);
+        }
+    }
 }
 
 fn flush(m: &mut Machine, sink: &mut Sink) {

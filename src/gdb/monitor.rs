@@ -153,19 +153,24 @@ pub fn run(emu: &mut Emu, cmd: &str) -> String {
             }
         },
         "stop" => {
-            emu.m.debug_pause();
+            emu.m.vm_stop(crate::runstate::RunState::Paused);
             out.push_str("stopped\n");
         }
         "cont" => {
-            if let Some(o) = emu.m.debug_resume() {
+            if let Some(o) = emu.m.vm_start() {
                 let _ = writeln!(out, "stopped at once: {o:?}");
-                emu.m.debug_pause();
-            } else {
+                emu.m.vm_stop(crate::runstate::RunState::Debug);
+            } else if emu.m.running() {
                 out.push_str("running\n");
+            } else {
+                let _ = writeln!(out, "cannot continue in state {}", emu.m.vm.state().name());
             }
         }
         "system_reset" => {
-            emu.m.reset();
+            emu.m
+                .vm
+                .emit_reset(crate::runstate::ShutdownCause::HostQmpSystemReset);
+            emu.m.system_reset();
             out.push_str("reset\n");
         }
         _ => {

@@ -14,73 +14,25 @@ use super::conn::{Frame, Framer, OutBuf};
 use super::target::{tid, Emu, RunReq};
 use crate::machine::debug::BpKind;
 use crate::machine::Outcome;
+use crate::net::{parse_endpoint, Endpoint, Listener, Stream};
+use crate::runstate::RunState;
 use gdbstub::common::Signal;
 use gdbstub::conn::Connection;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
-use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
 use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 
 pub const LISTEN: Token = Token(10);
 pub const CONN: Token = Token(11);
 
 /// Where the server listens.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Addr {
-    Tcp(String, u16),
-    Unix(PathBuf),
-}
+pub type Addr = Endpoint;
 
 /// Parses a `-gdb` device: `tcp:[HOST]:PORT`, `unix:PATH`, or a bare port. Options
 /// after a comma (`,server,wait=off`) are accepted and ignored.
 pub fn parse_addr(spec: &str) -> Result<Addr, String> {
-    let main = spec.split(',').next().unwrap_or_default();
-    if let Some(p) = main.strip_prefix("unix:") {
-        if p.is_empty() {
-            return Err(format!("-gdb {spec}: missing socket path"));
-        }
-        return Ok(Addr::Unix(PathBuf::from(p)));
-    }
-    let hp = main.strip_prefix("tcp:").unwrap_or(main);
-    let (host, port) = match hp.rsplit_once(':') {
-        Some((h, p)) => (h, p),
-        None => ("", hp),
-    };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("-gdb {spec}: expected tcp:[HOST]:PORT or unix:PATH"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "127.0.0.1" } else { host };
-    Ok(Addr::Tcp(host.to_string(), port))
-}
-
-enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
-}
-
-enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Stream {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
-        }
-    }
-
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
-        }
-    }
+    parse_endpoint("-gdb", spec)
 }
 
 type Machine = GdbStubStateMachine<'static, Emu, OutBuf>;
@@ -102,61 +54,23 @@ pub struct GdbServer {
     pub desc: String,
 }
 
-impl Drop for GdbServer {
-    fn drop(&mut self) {
-        if let Listener::Unix(_, p) = &self.listener {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 impl GdbServer {
     /// Binds the listening socket (loopback by default) and registers it.
     pub fn bind(addr: &Addr, registry: &Registry) -> Result<GdbServer, String> {
-        let (mut listener, desc) = match addr {
-            Addr::Tcp(host, port) => {
-                let sa: SocketAddr = format!("{host}:{port}")
-                    .parse()
-                    .or_else(|_| {
-                        use std::net::ToSocketAddrs;
-                        (host.as_str(), *port)
-                            .to_socket_addrs()
-                            .ok()
-                            .and_then(|mut a| a.next())
-                            .ok_or(())
-                    })
-                    .map_err(|_| format!("-gdb: cannot resolve host '{host}'"))?;
-                let l = TcpListener::bind(sa)
-                    .map_err(|e| format!("-gdb: cannot listen on {sa}: {e}"))?;
-                let local = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-                (Listener::Tcp(l), format!("tcp:{local}"))
-            }
-            Addr::Unix(path) => {
-                use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-                if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-                    let _ = std::fs::remove_file(path);
-                }
-                let l = UnixListener::bind(path)
-                    .map_err(|e| format!("-gdb: cannot listen on {}: {e}", path.display()))?;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|e| format!("-gdb: cannot chmod {}: {e}", path.display()))?;
-                (
-                    Listener::Unix(l, path.clone()),
-                    format!("unix:{}", path.display()),
-                )
-            }
-        };
-        let r = match &mut listener {
-            Listener::Tcp(l) => registry.register(l, LISTEN, Interest::READABLE),
-            Listener::Unix(l, _) => registry.register(l, LISTEN, Interest::READABLE),
-        };
-        r.map_err(|e| format!("-gdb: cannot register the socket: {e}"))?;
+        let (listener, desc) = Listener::bind("-gdb", addr, registry, LISTEN)?;
         Ok(GdbServer {
             listener,
             session: None,
             exit: None,
             desc,
         })
+    }
+
+    /// True while gdb waits for a stop (it resumed the target).
+    pub fn waiting(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|s| matches!(s.sm, Some(GdbStubStateMachine::Running(_))))
     }
 
     /// True while a gdb is attached.
@@ -175,33 +89,17 @@ impl GdbServer {
     }
 
     fn accept(&mut self, emu: &mut Emu, registry: &Registry) {
-        loop {
-            let stream = match &self.listener {
-                Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
-                Listener::Unix(l, _) => l.accept().map(|(s, _)| Stream::Unix(s)),
-            };
-            let mut stream = match stream {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+        while let Some(mut stream) = self.listener.accept() {
             if self.session.is_some() {
                 // One debugger at a time: refuse the newcomer.
                 continue;
             }
-            let r = match &mut stream {
-                Stream::Tcp(s) => {
-                    let _ = s.set_nodelay(true);
-                    registry.register(s, CONN, Interest::READABLE | Interest::WRITABLE)
-                }
-                Stream::Unix(s) => {
-                    registry.register(s, CONN, Interest::READABLE | Interest::WRITABLE)
-                }
-            };
-            if r.is_err() {
+            if stream.register(registry, CONN).is_err() {
                 continue;
             }
             let out = OutBuf::default();
-            emu.m.debug_pause();
+            // QEMU: a debugger connecting stops a running VM in `paused`.
+            emu.m.vm_stop(RunState::Paused);
             let sm = match GdbStub::new(out.clone()).run_state_machine(emu) {
                 Ok(sm) => sm,
                 Err(e) => {
@@ -290,7 +188,7 @@ impl GdbServer {
         loop {
             sm = match sm {
                 GdbStubStateMachine::CtrlCInterrupt(g) => {
-                    emu.m.debug_pause();
+                    emu.m.vm_stop(RunState::Paused);
                     let reason = MultiThreadStopReason::SignalWithThread {
                         tid: tid(emu.cur),
                         signal: Signal::SIGINT,
@@ -306,11 +204,26 @@ impl GdbServer {
                     return;
                 }
                 GdbStubStateMachine::Running(g) => match emu.req.take() {
+                    Some(RunReq::Step(h)) if emu.m.vm.state().needs_reset() => {
+                        // QEMU does not resume such a VM; say so at once.
+                        let _ = h;
+                        let reason =
+                            state_reason(emu).unwrap_or(MultiThreadStopReason::SignalWithThread {
+                                tid: tid(emu.cur),
+                                signal: Signal::SIGQUIT,
+                            });
+                        match g.report_stop(emu, reason) {
+                            Ok(sm) => sm,
+                            Err(e) => return self.settle(emu, registry, Err(e)),
+                        }
+                    }
                     Some(RunReq::Step(h)) => {
                         emu.cur = h;
+                        // A step is a resume and a debug stop: RESUME, then STOP.
+                        emu.m.vm.start();
                         let o = emu.m.debug_step(h);
                         let reason = stop_reason(emu, o, true);
-                        emu.m.debug_pause();
+                        emu.m.vm_stop(RunState::Debug);
                         if let Some(code) = exit_code(o) {
                             self.exit = Some(code);
                         }
@@ -319,11 +232,24 @@ impl GdbServer {
                             Err(e) => return self.settle(emu, registry, Err(e)),
                         }
                     }
-                    Some(RunReq::Continue) => match emu.m.debug_resume() {
-                        None => GdbStubStateMachine::Running(g),
+                    Some(RunReq::Continue) => match emu.m.vm_start() {
+                        None if emu.m.running() => GdbStubStateMachine::Running(g),
+                        None => {
+                            // Not startable (it needs a reset): report where it is.
+                            let reason = state_reason(emu).unwrap_or(
+                                MultiThreadStopReason::SignalWithThread {
+                                    tid: tid(emu.cur),
+                                    signal: Signal::SIGQUIT,
+                                },
+                            );
+                            match g.report_stop(emu, reason) {
+                                Ok(sm) => sm,
+                                Err(e) => return self.settle(emu, registry, Err(e)),
+                            }
+                        }
                         Some(o) => {
                             let reason = stop_reason(emu, o, false);
-                            emu.m.debug_pause();
+                            emu.m.vm_stop(RunState::Debug);
                             if let Some(code) = exit_code(o) {
                                 self.exit = Some(code);
                             }
@@ -365,7 +291,6 @@ impl GdbServer {
         match sm {
             GdbStubStateMachine::Running(g) => {
                 let reason = stop_reason(emu, o, false);
-                emu.m.debug_pause();
                 let r = g.report_stop(emu, reason);
                 self.settle(emu, registry, r);
                 self.flush(emu, registry);
@@ -376,6 +301,31 @@ impl GdbServer {
                 false
             }
         }
+    }
+
+    /// Tells a waiting gdb that the VM stopped for another reason than its own (QMP
+    /// `stop`, a panic or watchdog pause, a guest shutdown with `-no-shutdown`), with
+    /// QEMU's signal for the state. Returns true when a stop was reported.
+    pub fn report_state(&mut self, emu: &mut Emu, registry: &Registry) -> bool {
+        if emu.m.running() || emu.req.is_some() {
+            return false;
+        }
+        let Some(s) = self.session.as_mut() else {
+            return false;
+        };
+        if !matches!(s.sm, Some(GdbStubStateMachine::Running(_))) {
+            return false;
+        }
+        let Some(reason) = state_reason(emu) else {
+            return false;
+        };
+        let Some(GdbStubStateMachine::Running(g)) = s.sm.take() else {
+            return false;
+        };
+        let r = g.report_stop(emu, reason);
+        self.settle(emu, registry, r);
+        self.flush(emu, registry);
+        true
     }
 
     /// Sends pending output.
@@ -414,10 +364,7 @@ impl GdbServer {
         // Best effort: send what is pending (the reply to `D`).
         let data = std::mem::take(&mut *s.out.0.borrow_mut());
         let _ = s.stream.write(&data);
-        let _ = match &mut s.stream {
-            Stream::Tcp(t) => registry.deregister(t),
-            Stream::Unix(u) => registry.deregister(u),
-        };
+        s.stream.deregister(registry);
         if kill {
             eprintln!("haltpoint: killed by gdb");
             self.exit = Some(0);
@@ -426,12 +373,31 @@ impl GdbServer {
         eprintln!("haltpoint: gdb detached");
         emu.unfreeze();
         emu.req = None;
-        if emu.m.debug.paused {
-            if let Some(o) = emu.m.debug_resume() {
+        // QEMU continues the VM when its debugger leaves, unless it needs a reset.
+        if !emu.m.running() && !emu.m.vm.state().needs_reset() {
+            if let Some(o) = emu.m.vm_start() {
                 log::info!("gdb: after detach the machine stopped at once: {o:?}");
             }
         }
     }
+}
+
+/// The stop reply for a VM stopped in its current state (QEMU's signal per state);
+/// None for states gdb is not told about (a dump in progress).
+pub fn state_reason(emu: &Emu) -> Option<MultiThreadStopReason<u64>> {
+    let signal = match emu.m.vm.state() {
+        RunState::Running | RunState::SaveVm | RunState::RestoreVm => return None,
+        RunState::Debug | RunState::GuestPanicked => Signal::SIGTRAP,
+        RunState::Shutdown => Signal::SIGQUIT,
+        RunState::IoError => Signal::SIGSTOP,
+        RunState::Watchdog => Signal::SIGALRM,
+        RunState::InternalError => Signal::SIGABRT,
+        _ => Signal::SIGINT,
+    };
+    Some(MultiThreadStopReason::SignalWithThread {
+        tid: tid(emu.cur),
+        signal,
+    })
 }
 
 /// The exit status an outcome ends haltpoint with, if it does.

@@ -253,6 +253,8 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
         uart,
         symbols,
         debug: Default::default(),
+        vm: Default::default(),
+        pending_outcome: None,
     };
     m.reset();
     Ok(m)

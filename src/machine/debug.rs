@@ -1,7 +1,9 @@
 //! The debug API of the machine: the one interface the gdb server and the monitor
 //! commands are adapters over.
 //!
-//! - **Pause and resume** are a flag ([`DebugState::paused`]) the event loop honours.
+//! - **Pause and resume** are run-state changes ([`Machine::vm_stop`], [`Machine::vm_start`])
+//!   on the one [`crate::runstate::Vm`] that QMP shares; the event loop runs the harts
+//!   only in `running`.
 //! - **Single-step** ([`Machine::debug_step`]) runs exactly one instruction of one hart.
 //!   Interrupts are not taken during the step unless [`DebugState::step_irq`] is set, and
 //!   machine time does not advance (QEMU's default `NOIRQ|NOTIMER`).
@@ -34,6 +36,7 @@ use crate::cpu::decode::{Insn, Op};
 use crate::cpu::exec::Stop;
 use crate::cpu::trap::Access;
 use crate::cpu::{Hart, PRV_M, PRV_S, PRV_U};
+use crate::runstate::RunState;
 use crate::watch::{WatchKind, Watchpoint};
 use std::collections::BTreeMap;
 
@@ -61,8 +64,6 @@ pub enum BpKind {
 /// Debugger state kept by the machine.
 #[derive(Default)]
 pub struct DebugState {
-    /// The event loop does not run the machine while set.
-    pub paused: bool,
     /// Memory access by physical address instead of through a hart's translation.
     pub phys: bool,
     /// Take pending interrupts while single-stepping (off by default, as QEMU).
@@ -162,7 +163,11 @@ impl Machine {
 
     /// Translates `addr` for a debugger access by hart `h` (or physically).
     pub fn debug_translate(&self, h: usize, addr: u64) -> Option<u64> {
-        if self.debug.phys {
+        self.translate_for(h, addr, self.debug.phys)
+    }
+
+    fn translate_for(&self, h: usize, addr: u64, phys: bool) -> Option<u64> {
+        if phys {
             return Some(addr);
         }
         let hart = self.harts.get(h)?;
@@ -178,11 +183,29 @@ impl Machine {
     /// count at the first unmapped byte). Device registers are read with `peek`, which
     /// has no side effects.
     pub fn debug_mem_read(&self, h: usize, addr: u64, buf: &mut [u8]) -> usize {
+        self.mem_read_for(h, addr, buf, self.debug.phys)
+    }
+
+    /// Reads virtual memory through hart `h`'s translation, whatever the `phys` switch.
+    pub fn debug_mem_read_virt(&self, h: usize, addr: u64, buf: &mut [u8]) -> usize {
+        self.mem_read_for(h, addr, buf, false)
+    }
+
+    /// Reads physical memory; bytes where nothing is mapped read as 0 (QEMU's
+    /// `cpu_physical_memory_read`).
+    pub fn phys_read(&self, addr: u64, buf: &mut [u8]) {
+        let n = self.mem_read_for(0, addr, buf, true);
+        for (i, b) in buf.iter_mut().enumerate().skip(n) {
+            *b = self.bus.peek(addr.wrapping_add(i as u64), 1).unwrap_or(0) as u8;
+        }
+    }
+
+    fn mem_read_for(&self, h: usize, addr: u64, buf: &mut [u8], phys: bool) -> usize {
         let mut done = 0;
         while done < buf.len() {
             let va = addr.wrapping_add(done as u64);
             let chunk = ((PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize).min(buf.len() - done);
-            let Some(pa) = self.debug_translate(h, va) else {
+            let Some(pa) = self.translate_for(h, va, phys) else {
                 break;
             };
             let out = &mut buf[done..done + chunk];
@@ -414,22 +437,52 @@ impl Machine {
         self.step_raw(h, noirq)
     }
 
-    /// Prepares the machine to run after a stop: steps over the stopped instruction and
-    /// arms the breakpoints. Returns an outcome when that step already ended the run.
-    pub fn debug_resume(&mut self) -> Option<Outcome> {
+    /// Starts the VM (QEMU's `vm_start`): RESUME and `running`, after stepping over the
+    /// instruction a debugger stop left pending and arming the breakpoints. Nothing
+    /// happens when it already runs. Returns an outcome when the step over already
+    /// ended the run (the caller handles it as any other stop).
+    pub fn vm_start(&mut self) -> Option<Outcome> {
+        if !self.vm.start() {
+            return None;
+        }
+        self.debug_continue()
+    }
+
+    /// Goes on after a debugger stop that nobody was told about: steps over the
+    /// stopped instruction and re-arms the breakpoints, without a run-state change.
+    pub fn debug_continue(&mut self) -> Option<Outcome> {
         match self.step_over_pending(None) {
             Outcome::Budget => {}
             o => return Some(o),
         }
         self.debug_arm();
-        self.debug.paused = false;
         None
     }
 
-    /// Stops the machine (between slices) and restores breakpoint slots.
-    pub fn debug_pause(&mut self) {
-        self.debug.paused = true;
+    /// Stops a live VM in `state` (QEMU's `vm_stop`): STOP, breakpoint slots restored.
+    /// A VM that is already stopped is left as it is. True when it stopped now.
+    pub fn vm_stop(&mut self, state: RunState) -> bool {
+        let stopped = self.vm.stop(state);
         self.debug_disarm();
+        stopped
+    }
+
+    /// Disarms breakpoints and drops a pending step-over (before a reset).
+    pub(super) fn debug_forget_stop(&mut self) {
+        self.debug_disarm();
+        self.debug.step_over = None;
+    }
+
+    /// A reset by the host (QMP/HMP `system_reset`): the machine reset, and a VM that
+    /// was not running is left in `prelaunch`.
+    pub fn system_reset(&mut self) {
+        self.reset();
+        self.vm.after_reset();
+    }
+
+    /// Whether the event loop should run the harts.
+    pub fn running(&self) -> bool {
+        self.vm.is_running()
     }
 
     /// Names of privilege levels, for thread descriptions.

@@ -66,11 +66,18 @@ pub struct Machine {
     pub symbols: Vec<(String, u64, u64)>,
     /// Debugger state: breakpoints, options (see [`debug`]).
     pub debug: debug::DebugState,
+    /// The run state, actions and pending QMP events, shared by gdb and QMP.
+    pub vm: crate::runstate::Vm,
+    /// A stop that happened inside a command (stepping over a gdb stop on `cont`),
+    /// for the event loop to handle like any other outcome.
+    pub pending_outcome: Option<Outcome>,
 }
 
 impl Machine {
     /// Resets harts and devices and copies the images in again.
     pub fn reset(&mut self) {
+        // Breakpoint slots live in the decoded cache, which the reset flushes.
+        self.debug_forget_stop();
         for h in &mut self.harts {
             h.reset(layout::MROM_BASE);
         }
@@ -84,6 +91,9 @@ impl Machine {
         }
         self.bus.events.clear();
         self.update_interrupts(self.steps);
+        if self.running() {
+            self.debug_arm();
+        }
     }
 
     /// Recomputes the hardware-driven mip bits of every hart at machine step `now`.
