@@ -970,7 +970,7 @@ fn gdb_and_qmp_share_the_debug_state() {
     // A breakpoint where the reset ROM jumps to; continue to it.
     let entry = 0x8000_0000u64;
     assert_eq!(g.packet(&format!("Z0,{entry:x},2")), "OK");
-    g.send(&format!("vCont;c"));
+    g.send("vCont;c");
     let stop = g.recv();
     assert!(stop.starts_with("T05"), "{stop}");
     assert_eq!(q.status(), "debug");
