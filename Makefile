@@ -6,7 +6,7 @@ BIN := target/release/haltpoint
 DEB_BUILD := cmake gcc make
 DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-misc python3-venv e2fsprogs tmux
 
-.PHONY: all build run test test-unit test-linux deps deps-build bench guests lint fmt clippy clean qmp-doc
+.PHONY: all build run test test-unit test-linux deps deps-build bench guests lint fmt clippy clean qmp-doc venv
 
 all: build
 
@@ -27,8 +27,16 @@ build: deps-build
 run: build
 	$(BIN)
 
-# Everything the tests need, then the tests: unit, guest programs, Linux.
-test: deps build
+CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/haltpoint
+VENV := $(CACHE)/venv
+
+# The Python peers of the QMP tests: the qemu.qmp library from PyPI, in a venv.
+venv: deps
+	@[ -x $(VENV)/bin/python3 ] && $(VENV)/bin/python3 -c 'import qemu.qmp' 2>/dev/null || \
+	  { python3 -m venv $(VENV) && $(VENV)/bin/pip install -q qemu.qmp; }
+
+# Everything the tests need, then the tests: unit, guest programs, QMP, Linux.
+test: deps venv build
 	sh tests/linux/fetch.sh
 	$(CARGO) test --release -- --test-threads=2
 

@@ -789,6 +789,38 @@ mod tests {
         );
     }
 
+    /// Property: no input panics the parser, and after any garbage a 0xFF byte (the
+    /// QMP spec's resynchronisation byte) followed by a valid message yields that
+    /// message.
+    #[test]
+    fn random_garbage_then_resync() {
+        let alphabet = b"{}[]:,\"'\\ aeflnrstu019-.+eE\n\t\xff\xc3\x00";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..3000 {
+            let mut st = Streamer::new();
+            let mut out = Vec::new();
+            let len = round % 200;
+            let junk: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            st.feed(&junk, &mut out);
+            out.clear();
+            st.feed(b"\xff{\"execute\": \"x\"}", &mut out);
+            let last = out.pop().expect("a message after the resync byte");
+            assert_eq!(
+                last.map(|v| to_string(&v)),
+                Ok("{\"execute\": \"x\"}".to_string()),
+                "after {junk:?}"
+            );
+            assert!(st.pending() == 0);
+        }
+    }
+
     #[test]
     fn nesting_limit_and_recovery() {
         let mut s = vec![b'['; 1100];
