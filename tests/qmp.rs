@@ -1132,3 +1132,78 @@ fn garbage_many_clients_and_a_client_that_never_reads() {
     }
     assert_eq!(fds(), base_fds, "descriptors leaked");
 }
+
+#[test]
+fn gdb_on_a_chardev() {
+    let dir = tmpdir("gdbchr");
+    let sock = dir.join("q.sock");
+    let args: Vec<String> = [
+        "-M",
+        "virt",
+        "-bios",
+        "none",
+        "-serial",
+        "none",
+        "-S",
+        "-chardev",
+        "socket,id=g0,host=127.0.0.1,port=0,server=on,wait=off",
+        "-gdb",
+        "chardev:g0",
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", sock.display()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let vm = Vm::spawn(&args, dir, &[sock]);
+    let t = Instant::now();
+    let port = loop {
+        let e = vm.stderr();
+        if let Some(l) = e
+            .lines()
+            .find(|l| l.contains("gdb server listening on tcp:127.0.0.1:"))
+        {
+            break l.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{e}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut g = Rsp::connect(port);
+    let r = g.packet("?");
+    assert!(r.starts_with('T') || r.starts_with('S'), "{r}");
+}
+
+#[test]
+fn wait_on_holds_the_vm_until_a_client_connects() {
+    let dir = tmpdir("wait");
+    let sock = dir.join("q.sock");
+    let out = dir.join("console.txt");
+    let demo = common::guest("demo/demo.elf");
+    let args: Vec<String> = [
+        "-M",
+        "virt",
+        "-bios",
+        "none",
+        "-kernel",
+        &demo,
+        "-serial",
+        &format!("file:{}", out.display()),
+        "-qmp",
+        &format!("unix:{},server=on", sock.display()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut vm = Vm::spawn(&args, dir, &[sock]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap_or_default(),
+        "",
+        "the guest ran before a QMP client connected"
+    );
+    let _c = vm.client();
+    assert_eq!(vm.wait(30), 0);
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("all 9 checks passed"));
+}
