@@ -118,9 +118,17 @@ pub struct Cli {
     /// Time source: `virtual` (default: mtime from retired instructions) or `wall`
     #[arg(long = "clock", value_name = "virtual|wall", default_value = "virtual")]
     pub clock: String,
-    /// Kernel symbols for panic detection (ELF vmlinux or System.map)
+    /// Kernel symbols for panic detection (ELF vmlinux or System.map; default: the
+    /// -kernel ELF's own symbols)
     #[arg(long = "symbols", value_name = "FILE")]
     pub symbols: Option<String>,
+    /// Functions whose first instruction means the guest panicked (comma separated)
+    #[arg(
+        long = "panic-symbols",
+        value_name = "NAME,...",
+        default_value = "panic"
+    )]
+    pub panic_symbols: String,
     /// Print the number of instructions retired by each hart at exit
     #[arg(long = "stats", action = ArgAction::SetTrue)]
     pub stats: bool,
@@ -285,6 +293,7 @@ const LONG: &[&str] = &[
     "name",
     "clock",
     "symbols",
+    "panic-symbols",
     "stats",
     "max-steps",
     "qmp-reference",

@@ -13,6 +13,7 @@
 //! - [`runstate`]: QEMU's run-state machine, actions and event queue, shared by gdb and QMP.
 //! - [`qmp`]: the QMP server (QEMU's machine protocol).
 //! - [`net`]: listening sockets (TCP, unix with mode 0600) for the servers.
+//! - [`symbols`]: kernel symbols for panic detection.
 //! - [`runner`]: the event loop that drives the machine and the servers.
 
 pub mod bus;
@@ -30,4 +31,5 @@ pub mod net;
 pub mod qmp;
 pub mod runner;
 pub mod runstate;
+pub mod symbols;
 pub mod watch;

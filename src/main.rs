@@ -229,6 +229,31 @@ fn real_main() -> Result<i32, String> {
     }
     let mut machine = machine;
     machine.vm.actions = actions;
+    // Panic detection by symbol: --symbols FILE, else the -kernel ELF's symbols.
+    let syms = match &cli.symbols {
+        Some(f) => Some(haltpoint::symbols::load(f)?),
+        None => {
+            let s: haltpoint::symbols::Symbols = machine
+                .symbols
+                .iter()
+                .map(|(n, a, _)| (n.clone(), *a))
+                .collect();
+            (!s.is_empty()).then_some(s)
+        }
+    };
+    if let Some(syms) = syms {
+        let (traps, missing) = haltpoint::symbols::panic_traps(&syms, &cli.panic_symbols);
+        if cli.symbols.is_some() && !missing.is_empty() {
+            eprintln!(
+                "haltpoint: warning: panic symbol(s) not found: {}",
+                missing.join(", ")
+            );
+        }
+        for (a, n) in &traps {
+            log::info!("panic detection: {n} at {a:#x}");
+        }
+        machine.set_panic_traps(traps);
+    }
     let opts = Options {
         max_steps: cli.max_steps,
         stats: cli.stats,

@@ -15,6 +15,7 @@ use crate::console::{Escape, Key, RawTerminal, Sink, HELP};
 use crate::devices::uart::Uart;
 use crate::gdb::server::{Addr, GdbServer};
 use crate::gdb::target::Emu;
+use crate::machine::debug::BpHit;
 use crate::machine::{Machine, Outcome};
 use crate::qmp::commands::Info;
 use crate::qmp::server::{ListenSpec, QmpServer};
@@ -418,17 +419,40 @@ impl Loop {
             Outcome::Reset => {
                 m.vm.reset(ShutdownCause::GuestReset);
             }
-            Outcome::Breakpoint(h) => {
-                if m.debug_breakpoint_hit(h) {
-                    self.debug_stop(out);
-                } else if let Some(o) = self.emu.m.debug_continue() {
-                    self.emu.m.pending_outcome = Some(o);
+            Outcome::Breakpoint(h) => match m.debug_breakpoint_hit(h) {
+                BpHit::Debugger => self.debug_stop(out),
+                BpHit::Panic(name) => {
+                    let pc = self.emu.m.harts[h].pc;
+                    eprintln!("\r\nhaltpoint: hart {h} entered {name} at {pc:#x}");
+                    self.emu.cur = h;
+                    self.guest_panicked();
                 }
-            }
+                BpHit::None => {
+                    if let Some(o) = self.emu.m.debug_continue() {
+                        self.emu.m.pending_outcome = Some(o);
+                    }
+                }
+            },
             Outcome::Watchpoint { hart, .. } => {
                 m.debug_watchpoint_hit(hart);
                 self.debug_stop(out);
             }
+        }
+    }
+
+    /// A guest panic (a panic symbol, or pvpanic): GUEST_PANICKED and the panic action.
+    /// A stopped VM (`guest-panicked`) is reported to a waiting gdb by `notify`.
+    fn guest_panicked(&mut self) {
+        let m = &mut self.emu.m;
+        if m.vm.guest_panicked() {
+            m.debug_disarm();
+            if matches!(m.vm.request, Some(Request::Exit(_))) {
+                if let Some(g) = self.gdb.as_mut() {
+                    g.report(&mut self.emu, self.poll.registry(), Outcome::PowerOff);
+                }
+            }
+        } else if let Some(o) = m.debug_continue() {
+            m.pending_outcome = Some(o);
         }
     }
 

@@ -338,6 +338,7 @@ impl Hart {
                 self.pmp_refresh();
                 self.mmu.flush_all();
                 self.update_tlb_sets();
+                self.remapped = true;
                 self.end_run();
             }
         }
@@ -609,6 +610,7 @@ impl Hart {
                 } else {
                     self.mmu.flush_translated();
                 }
+                self.remapped = true;
                 self.end_run();
                 return Ok(next);
             }

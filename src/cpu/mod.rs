@@ -94,6 +94,10 @@ pub struct Hart {
     pub debug_noirq: bool,
     /// Debugger: this hart stays stopped while the others run (scheduler locking).
     pub debug_frozen: bool,
+    /// Set when the hart changed its translation (satp write, SFENCE.VMA): the machine
+    /// re-arms breakpoints through the new mappings. The run ends at such an
+    /// instruction anyway, so this costs nothing on the hot path.
+    pub remapped: bool,
 }
 
 impl Hart {
@@ -118,6 +122,7 @@ impl Hart {
             run_start: 0,
             debug_noirq: false,
             debug_frozen: false,
+            remapped: false,
         };
         h.reset(0x1000);
         h

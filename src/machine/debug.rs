@@ -54,6 +54,17 @@ pub enum Reg {
     Priv,
 }
 
+/// What a stop on a breakpoint slot was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BpHit {
+    /// Not a breakpoint (another hart's mapping, a stale slot): go on.
+    None,
+    /// A debugger breakpoint.
+    Debugger,
+    /// The first instruction of a panic function (its symbol name).
+    Panic(String),
+}
+
 /// Breakpoint flavours; both are implemented the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BpKind {
@@ -70,6 +81,8 @@ pub struct DebugState {
     pub step_irq: bool,
     /// Breakpoints by virtual address: (software, hardware) insertion counts.
     breakpoints: BTreeMap<u64, (u32, u32)>,
+    /// Panic detection: first instructions of the kernel's panic functions.
+    panic_traps: BTreeMap<u64, String>,
     /// Decoded slots currently holding a breakpoint: (RAM page, slot).
     armed: Vec<(usize, usize)>,
     /// A hart stopped before an instruction that must execute once before re-arming:
@@ -319,7 +332,14 @@ impl Machine {
     pub fn debug_arm(&mut self) {
         self.debug_disarm();
         let mut armed = Vec::new();
-        for &va in self.debug.breakpoints.keys() {
+        let vas: Vec<u64> = self
+            .debug
+            .breakpoints
+            .keys()
+            .chain(self.debug.panic_traps.keys())
+            .copied()
+            .collect();
+        for &va in &vas {
             for hart in &self.harts {
                 let Some(pa) = walk_any(hart, &self.bus.ram, va, &[Access::Fetch]) else {
                     continue;
@@ -336,21 +356,44 @@ impl Machine {
             }
         }
         self.debug.armed = armed;
-        self.bus.slow_bps = self.debug.breakpoints.keys().copied().collect();
+        self.bus.slow_bps = vas;
     }
 
-    /// Called when hart `h` stopped on a breakpoint slot. True when this is a real
-    /// breakpoint to report; otherwise the slot is restored and the machine may go on.
-    pub fn debug_breakpoint_hit(&mut self, h: usize) -> bool {
+    /// A hart changed its translation while running: arm the breakpoints again through
+    /// the new mappings (a breakpoint on kernel code set before the kernel enabled
+    /// paging is caught).
+    pub(super) fn debug_remapped(&mut self) {
+        if !self.debug.breakpoints.is_empty() || !self.debug.panic_traps.is_empty() {
+            self.debug_arm();
+        }
+    }
+
+    /// Sets the addresses (virtual, as the kernel runs) whose execution means the guest
+    /// panicked, with their symbol names.
+    pub fn set_panic_traps(&mut self, traps: BTreeMap<u64, String>) {
+        self.debug.panic_traps = traps;
+        if self.running() {
+            self.debug_arm();
+        }
+    }
+
+    /// Called when hart `h` stopped on a breakpoint slot: a debugger breakpoint, a
+    /// panic trap, or neither (then the slot is restored and the machine may go on).
+    /// The instruction is stepped over when the machine resumes.
+    pub fn debug_breakpoint_hit(&mut self, h: usize) -> BpHit {
         let pc = self.harts[h].pc;
         if self.debug.breakpoint_at(pc).is_some() {
             self.debug.step_over = Some((h, pc, false));
-            return true;
+            return BpHit::Debugger;
+        }
+        if let Some(name) = self.debug.panic_traps.get(&pc) {
+            self.debug.step_over = Some((h, pc, false));
+            return BpHit::Panic(name.clone());
         }
         if self.bus.slow_bps.contains(&pc) {
             // Uncached code (the ROM): only real breakpoints are listed there.
             self.bus.slow_bps.retain(|&a| a != pc);
-            return false;
+            return BpHit::None;
         }
         let restored = walk_any(&self.harts[h], &self.bus.ram, pc, &[Access::Fetch])
             .and_then(|pa| self.bus.ram.offset(pa, 2))
@@ -365,7 +408,7 @@ impl Machine {
             }
             None => self.debug_disarm(),
         }
-        false
+        BpHit::None
     }
 
     /// Called when hart `h` stopped before an access to a watched address.

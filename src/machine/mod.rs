@@ -197,6 +197,10 @@ impl Machine {
                     let start = now + done;
                     let stop = self.harts[h].run(&mut self.bus, q - done, start);
                     done = self.harts[h].run_start - now;
+                    if self.harts[h].remapped {
+                        self.harts[h].remapped = false;
+                        self.debug_remapped();
+                    }
                     if !self.bus.events.is_empty() {
                         if let Some(o) = self.process_events(now + done) {
                             self.steps = now + done;

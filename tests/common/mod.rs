@@ -92,3 +92,4 @@ pub fn linux_cache() -> PathBuf {
         });
     base.join("haltpoint")
 }
+pub mod qmp;

@@ -1,0 +1,296 @@
+//! A QMP client, a haltpoint process with QMP sockets, and a minimal gdb
+//! remote-protocol client, for the integration tests.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running haltpoint with QMP sockets in a private directory.
+pub struct Vm {
+    child: Child,
+    err: Arc<Mutex<String>>,
+    pub dir: PathBuf,
+}
+
+/// A fresh private directory.
+pub fn tmpdir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("hp-qmp-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+impl Vm {
+    /// Starts haltpoint with `args` and `-qmp unix:DIR/q.sock,server=on,wait=off`.
+    pub fn start(args: &[&str]) -> Vm {
+        let dir = tmpdir("vm");
+        let sock = dir.join("q.sock");
+        let q = format!("unix:{},server=on,wait=off", sock.display());
+        let mut all: Vec<String> =
+            vec!["-M".into(), "virt".into(), "-display".into(), "none".into()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        all.extend(["-qmp".to_string(), q]);
+        Vm::spawn(&all, dir, &[sock])
+    }
+
+    pub fn spawn(args: &[String], dir: PathBuf, wait_for: &[PathBuf]) -> Vm {
+        let mut child = Command::new(super::bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn haltpoint");
+        let err = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let e2 = err.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                e2.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let vm = Vm { child, err, dir };
+        let t = Instant::now();
+        while !wait_for.iter().all(|p| p.exists()) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "QMP socket never appeared: {}",
+                vm.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        vm
+    }
+
+    pub fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    pub fn sock(&self) -> PathBuf {
+        self.dir.join("q.sock")
+    }
+
+    /// A connected client that has read the greeting.
+    pub fn client(&self) -> Client {
+        Client::connect(&self.sock())
+    }
+
+    /// A connected, negotiated client.
+    pub fn qmp(&self) -> Client {
+        let mut c = self.client();
+        assert_eq!(
+            c.cmd(json!({"execute": "qmp_capabilities"})),
+            json!({"return": {}})
+        );
+        c
+    }
+
+    /// Waits for the process to exit; its status code.
+    pub fn wait(&mut self, secs: u64) -> i32 {
+        let t = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "haltpoint did not exit: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- haltpoint stderr ---\n{}", self.stderr());
+        }
+        assert!(
+            !self.stderr().contains("invalid runstate transition"),
+            "a run-state transition outside QEMU's table happened:\n{}",
+            self.stderr()
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct Client {
+    r: BufReader<UnixStream>,
+    w: UnixStream,
+    pub greeting: Value,
+    /// Events read while waiting for replies.
+    pub events: Vec<Value>,
+}
+
+impl Client {
+    pub fn connect(p: &PathBuf) -> Client {
+        let s = UnixStream::connect(p).expect("connect to QMP");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut c = Client {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+            greeting: Value::Null,
+            events: Vec::new(),
+        };
+        c.greeting = c.line().expect("greeting");
+        c
+    }
+
+    pub fn send(&mut self, raw: &[u8]) {
+        self.w.write_all(raw).unwrap();
+    }
+
+    /// The next message; None at EOF.
+    pub fn line(&mut self) -> Option<Value> {
+        let mut s = String::new();
+        match self.r.read_line(&mut s) {
+            Ok(0) => None,
+            Ok(_) => {
+                assert!(s.ends_with("\r\n"), "QMP lines end in CRLF: {s:?}");
+                Some(serde_json::from_str(&s).unwrap_or_else(|e| panic!("bad JSON {s:?}: {e}")))
+            }
+            Err(e) => panic!("QMP read failed: {e}"),
+        }
+    }
+
+    /// The next reply (events are collected on the way).
+    pub fn reply(&mut self) -> Value {
+        loop {
+            let v = self.line().expect("connection closed before a reply");
+            if v.get("event").is_some() {
+                self.events.push(v);
+            } else {
+                return v;
+            }
+        }
+    }
+
+    pub fn cmd(&mut self, v: Value) -> Value {
+        self.send(format!("{v}\n").as_bytes());
+        self.reply()
+    }
+
+    pub fn ok(&mut self, name: &str, args: Value) -> Value {
+        let r = self.cmd(json!({"execute": name, "arguments": args}));
+        r.get("return")
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} failed: {r}"))
+    }
+
+    pub fn err(&mut self, v: Value) -> (String, String) {
+        let r = self.cmd(v.clone());
+        let e = r
+            .get("error")
+            .unwrap_or_else(|| panic!("{v} should fail: {r}"));
+        (
+            e["class"].as_str().unwrap().to_string(),
+            e["desc"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub fn status(&mut self) -> String {
+        self.ok("query-status", json!({}))["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Takes the collected event names.
+    pub fn take_events(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.events)
+            .into_iter()
+            .map(|e| e["event"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Waits for an event named `name` and returns it.
+    pub fn wait_event(&mut self, name: &str) -> Value {
+        if let Some(i) = self.events.iter().position(|e| e["event"] == name) {
+            return self.events.remove(i);
+        }
+        loop {
+            let v = self
+                .line()
+                .unwrap_or_else(|| panic!("connection closed while waiting for {name}"));
+            if v["event"] == name {
+                return v;
+            }
+            self.events.push(v);
+        }
+    }
+}
+
+/// A minimal gdb remote-protocol client (no-ack mode after the first packet).
+pub struct Rsp {
+    s: std::net::TcpStream,
+    ack: bool,
+}
+
+impl Rsp {
+    pub fn connect(port: u16) -> Rsp {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Rsp { s, ack: true }
+    }
+
+    pub fn send(&mut self, p: &str) {
+        let sum = p.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+        self.s
+            .write_all(format!("${p}#{sum:02x}").as_bytes())
+            .unwrap();
+    }
+
+    pub fn recv(&mut self) -> String {
+        let mut byte = [0u8; 1];
+        let mut out = Vec::new();
+        loop {
+            self.s.read_exact(&mut byte).unwrap();
+            if byte[0] == b'$' {
+                break;
+            }
+        }
+        loop {
+            self.s.read_exact(&mut byte).unwrap();
+            if byte[0] == b'#' {
+                break;
+            }
+            out.push(byte[0]);
+        }
+        let mut sum = [0u8; 2];
+        self.s.read_exact(&mut sum).unwrap();
+        if self.ack {
+            self.s.write_all(b"+").unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    pub fn packet(&mut self, p: &str) -> String {
+        self.send(p);
+        let r = self.recv();
+        if p == "QStartNoAckMode" && r == "OK" {
+            self.ack = false;
+        }
+        r
+    }
+}
