@@ -128,6 +128,25 @@ pub fn run(m: Machine, mut sink: Sink, opts: Options) -> i32 {
                         _ => 0,
                     };
                 }
+                // Placeholders for the action machinery: QEMU's default actions.
+                // panic=shutdown: log, then a guest-panic shutdown (exit 0).
+                Outcome::GuestPanicked => {
+                    eprintln!("\r\nhaltpoint: Guest crashed");
+                    break 0;
+                }
+                // A crash kernel was loaded: the guest goes on.
+                Outcome::GuestCrashLoaded => Some(Duration::ZERO),
+                // pvpanic SHUTDOWN: a guest shutdown follows.
+                Outcome::GuestPvShutdown => break 0,
+                // watchdog=reset (a shutdown with -no-reboot).
+                Outcome::Watchdog => {
+                    eprintln!("\r\nwatchdog: timer fired");
+                    if opts.no_reboot {
+                        break 0;
+                    }
+                    emu.m.reset();
+                    continue;
+                }
                 Outcome::Reset => {
                     if opts.no_reboot {
                         break 0;
