@@ -120,6 +120,14 @@ pub enum BoardEvent {
     IrqChanged,
     /// The guest wrote mtime.
     SetTime(u64),
+    /// The guest reported a panic (pvpanic PANICKED).
+    GuestPanicked,
+    /// The guest loaded a crash kernel and is about to run it (pvpanic CRASH_LOADED).
+    GuestCrashLoaded,
+    /// The guest reported a shutdown through pvpanic (SHUTDOWN).
+    GuestPvShutdown,
+    /// A watchdog ran out in system-reset mode.
+    WatchdogExpired,
 }
 
 /// What a device can reach during an access. Owned by the machine, lent per access.
@@ -200,11 +208,22 @@ pub struct FdtCtx {
     pub timebase: u64,
 }
 
+/// Read-only typed access to any device ([`Bus::device`]), implemented for every type.
+pub trait AsAny {
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// An MMIO device. Offsets are relative to the device's base; sizes are 1, 2, 4 or 8.
 ///
 /// A device must never panic on guest input: a bad access is logged (`ctx.guest_error`)
 /// and ignored, reads of unknown registers return 0.
-pub trait Device: Send {
+pub trait Device: Send + AsAny {
     /// Short name, used in logs and the device tree.
     fn name(&self) -> &'static str;
     /// Size of the register window in bytes.
@@ -226,6 +245,11 @@ pub trait Device: Send {
         _ctx: &FdtCtx,
     ) -> vm_fdt::FdtWriterResult<()> {
         Ok(())
+    }
+    /// True when the node goes at the root of the tree rather than in `/soc` (QEMU puts
+    /// `fw-cfg` there).
+    fn fdt_at_root(&self) -> bool {
+        false
     }
     /// The next machine time (ticks) at which this device wants [`Device::tick`].
     fn next_deadline(&self) -> Option<u64> {
@@ -536,6 +560,13 @@ impl Bus {
             .dev
             .as_any_mut()
             .downcast_mut::<T>()
+    }
+
+    /// Read-only typed access to a device by index.
+    pub fn device<T: 'static>(&self, idx: usize) -> Option<&T> {
+        // Through `&dyn Device`: the box itself is `Any` too, and must not be picked.
+        let dev: &dyn Device = &*self.devices.get(idx)?.dev;
+        dev.as_any().downcast_ref::<T>()
     }
 
     pub fn reset_devices(&mut self) {

@@ -25,7 +25,7 @@ haltpoint -M virt -m 512M -smp 2 -nographic -bios fw_dynamic.bin \\\n      \
 Single-dash long options (-machine, -smp, -kernel, ...) are accepted as QEMU spells them."
 )]
 pub struct Cli {
-    /// Machine type and properties: virt[,dumpdtb=FILE]
+    /// Machine type and properties: virt[,dumpdtb=FILE][,vmcoreinfo=on|off]
     #[arg(short = 'M', long = "machine", value_name = "virt[,PROP=VALUE...]")]
     pub machine: Option<String>,
     /// RAM size (default unit MiB; suffixes K, M, G)
@@ -455,7 +455,7 @@ struct Drive {
 const QCOW2_MAGIC: &[u8; 4] = b"QFI\xfb";
 
 /// Parses a QEMU boolean (`on`, `off`, `yes`, `no`, `true`, `false`; a bare key is on).
-fn parse_bool(key: &str, v: Option<&str>) -> Result<bool, String> {
+pub fn parse_bool(key: &str, v: Option<&str>) -> Result<bool, String> {
     match v {
         None | Some("on" | "yes" | "true") => Ok(true),
         Some("off" | "no" | "false") => Ok(false),
@@ -565,6 +565,10 @@ pub fn drives(drive: &[String], device: &[String]) -> Result<Drives, String> {
     for spec in device {
         let opts = split_opts(spec);
         let driver = opts.first().map(|p| p.0.clone()).unwrap_or_default();
+        if BOARD_DEVICES.contains(&driver.as_str()) {
+            board_device(spec)?;
+            continue;
+        }
         if driver != "virtio-blk-device" {
             return Err(format!(
                 "-device {driver}: '{driver}' is not a valid device model name for this build"
@@ -618,6 +622,97 @@ pub fn drives(drive: &[String], device: &[String]) -> Result<Drives, String> {
             )),
             Interface::None => {}
         }
+    }
+    Ok(out)
+}
+
+/// `-device` models that name devices the board always has (vmcoreinfo unless turned
+/// off with `-machine virt,vmcoreinfo=off`): naming them is accepted, and changes nothing
+/// else, however often they are named.
+pub const BOARD_DEVICES: &[&str] = &["vmcoreinfo", "pvpanic-mmio"];
+
+/// Checks a `-device` of a [`BOARD_DEVICES`] model: only `id=` may follow the model.
+fn board_device(spec: &str) -> Result<(), String> {
+    let opts = split_opts(spec);
+    let driver = opts.first().map(|p| p.0.as_str()).unwrap_or_default();
+    for (k, v) in opts.iter().skip(1) {
+        match (k.as_str(), v) {
+            ("id", Some(_)) => {}
+            ("id", None) => return Err(format!("-device {spec}: Parameter 'id' expects a value")),
+            (k, _) => return Err(format!("-device {spec}: Property '{driver}.{k}' not found")),
+        }
+    }
+    Ok(())
+}
+
+/// True when a `-device vmcoreinfo` asks for the vmcoreinfo device (it wins over
+/// `-machine virt,vmcoreinfo=off`).
+pub fn wants_vmcoreinfo(device: &[String]) -> bool {
+    device.iter().any(|d| {
+        split_opts(d)
+            .first()
+            .is_some_and(|(m, _)| m == "vmcoreinfo")
+    })
+}
+
+/// Files from `-fw_cfg`, and warnings to print.
+#[derive(Debug, Default)]
+pub struct FwCfgFiles {
+    /// Name and contents, in command-line order.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub warnings: Vec<String>,
+}
+
+/// Parses `-fw_cfg [name=]NAME,file=PATH` and `-fw_cfg [name=]NAME,string=TEXT` as QEMU
+/// does: the name and exactly one of `file` and `string` are needed (`gen_id` is not
+/// supported), the name is at most 55 characters, a name outside `opt/` draws QEMU's
+/// warning, a string is stored without a terminating NUL.
+pub fn fw_cfg_files(specs: &[String]) -> Result<FwCfgFiles, String> {
+    let mut out = FwCfgFiles::default();
+    for spec in specs {
+        let err = |m: String| format!("-fw_cfg {spec}: {m}");
+        let (mut name, mut file, mut string, mut gen_id) = (None, None, None, None);
+        for (i, (k, v)) in split_opts(spec).into_iter().enumerate() {
+            match (k.as_str(), v) {
+                // QEMU's implied option: a first element without '=' is the name.
+                (n, None) if i == 0 => name = Some(n.to_string()),
+                ("name", Some(v)) => name = Some(v),
+                ("file", Some(v)) => file = Some(v),
+                ("string", Some(v)) => string = Some(v),
+                ("gen_id", Some(v)) => gen_id = Some(v),
+                (k, _) => return Err(err(format!("Invalid parameter '{k}'"))),
+            }
+        }
+        let given = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.is_empty());
+        let sources = [&file, &string, &gen_id]
+            .iter()
+            .filter(|o| given(o))
+            .count();
+        let Some(name) = name.filter(|_| sources == 1).filter(|n| !n.is_empty()) else {
+            return Err(err(
+                "name, plus exactly one of file, string and gen_id, are needed".into(),
+            ));
+        };
+        if name.len() > crate::devices::fw_cfg::MAX_NAME {
+            return Err(err(format!(
+                "name too long (max. {} char)",
+                crate::devices::fw_cfg::MAX_NAME
+            )));
+        }
+        if given(&gen_id) {
+            return Err(err("gen_id is not supported by haltpoint".into()));
+        }
+        if !name.starts_with("opt/") {
+            out.warnings.push(err(
+                "externally provided fw_cfg item names should be prefixed with \"opt/\"".into(),
+            ));
+        }
+        let data = match (string, file) {
+            (Some(s), _) if !s.is_empty() => s.into_bytes(),
+            (_, Some(f)) => std::fs::read(&f).map_err(|e| err(format!("can't load {f}: {e}")))?,
+            _ => Vec::new(),
+        };
+        out.files.push((name, data));
     }
     Ok(out)
 }
@@ -749,6 +844,11 @@ mod tests {
             &["virtio-net-device"],
             "'virtio-net-device' is not a valid device model",
         );
+        bad(
+            &[],
+            &["vmcoreinfo,size=3"],
+            "Property 'vmcoreinfo.size' not found",
+        );
         bad(&[], &["virtio-blk-device"], "drive property not set");
         bad(
             &[],
@@ -790,5 +890,82 @@ mod tests {
         assert!(e.contains("is a qcow2 image"), "{e}");
         std::fs::remove_file(raw).ok();
         std::fs::remove_file(qcow).ok();
+    }
+}
+
+#[cfg(test)]
+mod fw_cfg_tests {
+    use super::*;
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn fw_cfg_forms() {
+        let path = std::env::temp_dir().join(format!("haltpoint-fwcfg-{}", std::process::id()));
+        std::fs::write(&path, b"from a file").unwrap();
+        let f = fw_cfg_files(&strs(&[
+            "name=opt/a,string=hello,,world",
+            &format!("opt/b,file={}", path.display()),
+            "name=etc/c,string=x",
+        ]))
+        .unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(
+            f.files,
+            vec![
+                ("opt/a".to_string(), b"hello,world".to_vec()),
+                ("opt/b".to_string(), b"from a file".to_vec()),
+                ("etc/c".to_string(), b"x".to_vec()),
+            ]
+        );
+        assert_eq!(
+            f.warnings,
+            [
+                "-fw_cfg name=etc/c,string=x: externally provided fw_cfg item names should be \
+              prefixed with \"opt/\""
+            ]
+        );
+    }
+
+    #[test]
+    fn fw_cfg_errors() {
+        let bad = |spec: &str, want: &str| {
+            let e = fw_cfg_files(&strs(&[spec])).unwrap_err();
+            assert!(e.contains(want), "{spec}: {e}");
+            assert!(e.starts_with(&format!("-fw_cfg {spec}: ")), "{e}");
+        };
+        let need = "name, plus exactly one of file, string and gen_id, are needed";
+        bad("string=x", need);
+        bad("name=opt/a", need);
+        bad("name=opt/a,string=x,file=y", need);
+        bad("name=,string=x", need);
+        bad("name=opt/a,string=", need);
+        bad(
+            &format!("name=opt/{},string=x", "x".repeat(52)),
+            "name too long (max. 55 char)",
+        );
+        bad("name=opt/a,gen_id=g", "gen_id is not supported");
+        bad("name=opt/a,color=red", "Invalid parameter 'color'");
+        bad(
+            "name=opt/a,file=/nonexistent/f",
+            "can't load /nonexistent/f: ",
+        );
+    }
+
+    #[test]
+    fn board_devices_are_accepted() {
+        let d = drives(
+            &[],
+            &strs(&["vmcoreinfo", "vmcoreinfo,id=v", "pvpanic-mmio"]),
+        )
+        .unwrap();
+        assert!(d.drives.is_empty());
+        assert!(wants_vmcoreinfo(&strs(&[
+            "pvpanic-mmio",
+            "vmcoreinfo,id=x"
+        ])));
+        assert!(!wants_vmcoreinfo(&strs(&["pvpanic-mmio"])));
     }
 }

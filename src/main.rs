@@ -82,6 +82,7 @@ fn real_main() -> Result<i32, String> {
 
     // -machine virt[,dumpdtb=FILE]
     let mut dumpdtb = None;
+    let mut vmcoreinfo = true;
     if let Some(m) = &cli.machine {
         for (i, (k, v)) in cli::split_opts(m).into_iter().enumerate() {
             match (i, k.as_str(), v) {
@@ -97,6 +98,10 @@ fn real_main() -> Result<i32, String> {
                 }
                 (_, "type", Some(t)) if t == "virt" => {}
                 (_, "dumpdtb", Some(f)) => dumpdtb = Some(f),
+                (_, "vmcoreinfo", v) => {
+                    vmcoreinfo = cli::parse_bool("vmcoreinfo", v.as_deref())
+                        .map_err(|e| format!("-machine: {e}"))?
+                }
                 (_, "accel", Some(a)) if a == "tcg" => {}
                 (_, key, _) => return Err(format!("-machine: property '{key}' is not supported")),
             }
@@ -124,7 +129,8 @@ fn real_main() -> Result<i32, String> {
     };
     // -drive and -device: the disks, in the order they are plugged.
     let drives = cli::drives(&cli.drive, &cli.device)?;
-    for w in &drives.warnings {
+    let fw_cfg = cli::fw_cfg_files(&cli.fw_cfg)?;
+    for w in drives.warnings.iter().chain(&fw_cfg.warnings) {
         eprintln!("haltpoint: warning: {w}");
     }
     let servers = cli::servers(&cli)?;
@@ -220,6 +226,8 @@ fn real_main() -> Result<i32, String> {
         wall_clock: clock_wall,
         log,
         drives: drives.drives,
+        fw_cfg: fw_cfg.files,
+        vmcoreinfo: vmcoreinfo || cli::wants_vmcoreinfo(&cli.device),
     };
     let machine = board::build(cfg)?;
     if let Some(f) = dumpdtb {

@@ -19,7 +19,8 @@ use crate::machine::debug::BpHit;
 use crate::machine::{Machine, Outcome};
 use crate::qmp::commands::Info;
 use crate::qmp::server::{ListenSpec, QmpServer};
-use crate::runstate::{Request, RunState, ShutdownCause};
+use crate::runstate::{Request, RunState, ShutdownCause, WatchdogAction};
+use serde_json::json;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::Read;
@@ -419,6 +420,15 @@ impl Loop {
             Outcome::Reset => {
                 m.vm.reset(ShutdownCause::GuestReset);
             }
+            Outcome::GuestPanicked => self.guest_panicked(),
+            Outcome::GuestCrashLoaded => {
+                m.vm.emit("GUEST_CRASHLOADED", Some(json!({"action": "run"})));
+            }
+            Outcome::GuestPvShutdown => {
+                m.vm.emit("GUEST_PVSHUTDOWN", None);
+                m.vm.shutdown(ShutdownCause::GuestShutdown, 0);
+            }
+            Outcome::Watchdog => self.watchdog_fired(),
             Outcome::Breakpoint(h) => match m.debug_breakpoint_hit(h) {
                 BpHit::Debugger => self.debug_stop(out),
                 BpHit::Panic(name) => {
@@ -453,6 +463,34 @@ impl Loop {
             }
         } else if let Some(o) = m.debug_continue() {
             m.pending_outcome = Some(o);
+        }
+    }
+
+    /// The watchdog expired: WATCHDOG (rate-limited by the QMP server), then the action.
+    fn watchdog_fired(&mut self) {
+        let m = &mut self.emu.m;
+        let action = m.vm.actions.watchdog;
+        m.vm.emit("WATCHDOG", Some(json!({"action": action.name()})));
+        match action {
+            WatchdogAction::Reset => m.vm.reset(ShutdownCause::GuestReset),
+            // QEMU: a power-button request (the virt board has no button to press).
+            WatchdogAction::Shutdown => m.vm.emit("POWERDOWN", None),
+            // QEMU exits at once, without SHUTDOWN.
+            WatchdogAction::Poweroff => m.vm.request = Some(Request::Exit(0)),
+            WatchdogAction::Pause => {
+                m.vm_stop(RunState::Watchdog);
+            }
+            // QEMU only prints the line; haltpoint also stops in `debug`, which a
+            // waiting gdb hears as SIGTRAP.
+            WatchdogAction::Debug => {
+                eprintln!("\r\nwatchdog: timer fired");
+                m.vm_stop(RunState::Debug);
+            }
+            WatchdogAction::None => {}
+            // RISC-V virt has no NMI (QMP inject-nmi fails the same way).
+            WatchdogAction::InjectNmi => {
+                log::warn!("watchdog: inject-nmi: this board has no NMI; nothing injected");
+            }
         }
     }
 

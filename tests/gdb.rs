@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -39,28 +39,13 @@ impl Hp {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn haltpoint");
-        let stderr = child.stderr.take().expect("stderr");
-        let err = Arc::new(Mutex::new(String::new()));
-        let e2 = err.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(l) = line else { break };
-                let mut e = e2.lock().unwrap();
-                e.push_str(&l);
-                e.push('\n');
-            }
-        });
+        let err = common::collect_lines(child.stderr.take().expect("stderr"));
         let mut hp = Hp {
             child,
             err,
             port: 0,
         };
-        hp.port = hp.wait_for(|s| {
-            s.split("listening on tcp:127.0.0.1:")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|p| p.parse().ok())
-        });
+        hp.port = hp.wait_for(common::gdb_port);
         hp
     }
 
@@ -242,6 +227,32 @@ fn gdb_threads_monitor() {
     has(&out, "physical memory mode on");
     has(&out, "$2 = 0x297");
     has(&out, "unknown command 'nonsense'");
+}
+
+#[test]
+fn gdb_monitor_info_vmcoreinfo_and_guest_panic() {
+    // The demo's crash mode (-append panic): before the registration there is no note;
+    // after it, the monitor shows the guest's keys. Then the pvpanic report ends the run
+    // with the default panic action (shutdown, status 0).
+    let mut hp = Hp::start(&["-append", "panic"]);
+    let out = hp.gdb(&[
+        "monitor info vmcoreinfo",
+        "break register_vmcoreinfo",
+        "continue",
+        "finish",
+        "monitor info vmcoreinfo",
+        "continue",
+    ]);
+    has(&out, "vmcoreinfo: the guest has not registered a note");
+    has(&out, "in demo_crash ()");
+    has(&out, "vmcoreinfo: guest_format 1 size 116 paddr 0x8000");
+    has(&out, "note: 116 bytes, descriptor 92 bytes");
+    has(&out, "phys_base: 0x80000000");
+    has(&out, "DEMO(crash)=pvpanic");
+    has(&out, "NUMBER(phys_ram_base)=2147483648");
+    has(&out, "OSRELEASE=haltpoint-demo");
+    assert_eq!(hp.wait_exit(), Some(0));
+    assert!(hp.stderr().contains("Guest crashed"), "{}", hp.stderr());
 }
 
 #[test]

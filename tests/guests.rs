@@ -110,3 +110,83 @@ fn same_inputs_same_run() {
     assert!(!counts(&a).is_empty(), "no --stats output:\n{}", a.all());
     assert_eq!(counts(&a), counts(&b));
 }
+
+/// Asserts that `text` (stdout or stderr of `r`) contains each of `want`.
+fn has_all(r: &Run, text: &str, want: &[&str]) {
+    for w in want {
+        assert!(text.contains(w), "missing {w:?}:\n{}", r.all());
+    }
+}
+
+#[test]
+fn demo_panic_registers_vmcoreinfo_and_crashes() {
+    // `-append panic`: the demo registers its vmcoreinfo note through fw_cfg DMA, then
+    // reports a panic through pvpanic. QEMU's default panic action is shutdown: log
+    // "Guest crashed" and exit with status 0, the guest never running on.
+    let r = run_guest("demo/demo.elf", &["-append", "console=ttyS0 panic"]);
+    assert_eq!(r.status, 0, "{}", r.all());
+    has_all(
+        &r,
+        &r.stdout,
+        &[
+            "all 9 checks passed",
+            "vmcoreinfo note (fw_cfg DMA write of etc/vmcoreinfo) ... ok",
+            "panic (pvpanic-mmio PANICKED) ... reported",
+        ],
+    );
+    assert!(!r.stdout.contains("still running"), "{}", r.all());
+    has_all(&r, &r.stderr, &["Guest crashed"]);
+
+    // Without the word, the demo is the plain demo.
+    let r = run_guest("demo/demo.elf", &["-append", "panicky"]);
+    assert_eq!(r.status, 0, "{}", r.all());
+    assert!(!r.stdout.contains("vmcoreinfo") && !r.stderr.contains("Guest crashed"));
+
+    // vmcoreinfo=off takes etc/vmcoreinfo away (the demo exits 14, as under QEMU 7.2);
+    // -device vmcoreinfo brings it back.
+    let demo = guest("demo/demo.elf");
+    let mut a = vec![
+        "-M",
+        "virt,vmcoreinfo=off",
+        "-bios",
+        "none",
+        "-kernel",
+        &demo,
+    ];
+    a.extend_from_slice(&["-nographic", "-append", "panic"]);
+    let r = run(&a, 60);
+    assert_eq!(r.status, 14, "{}", r.all());
+    has_all(&r, &r.stdout, &["no etc/vmcoreinfo"]);
+    a.extend_from_slice(&["-device", "vmcoreinfo", "-device", "vmcoreinfo"]);
+    let r = run(&a, 60);
+    assert_eq!(r.status, 0, "{}", r.all());
+    has_all(&r, &r.stderr, &["Guest crashed"]);
+}
+
+#[test]
+fn fw_cfg_option_errors_are_qemus() {
+    let demo = guest("demo/demo.elf");
+    let run_fw = |spec: &str| run(&["-bios", "none", "-kernel", &demo, "-fw_cfg", spec], 30);
+    for (spec, status, want) in [
+        (
+            "name=opt/a",
+            1,
+            "-fw_cfg name=opt/a: name, plus exactly one of file, string and gen_id, are needed",
+        ),
+        (
+            "name=etc/vmcoreinfo,string=x",
+            1,
+            "duplicate fw_cfg file name: etc/vmcoreinfo",
+        ),
+        // A name outside opt/ is a warning only.
+        (
+            "name=my/file,string=x",
+            0,
+            "externally provided fw_cfg item names should be prefixed with \"opt/\"",
+        ),
+    ] {
+        let r = run_fw(spec);
+        assert_eq!(r.status, status, "{}", r.all());
+        has_all(&r, &r.stderr, &[want]);
+    }
+}

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const MARKER: &str = "HALTPOINT-MARKER: userspace reached";
@@ -120,6 +120,8 @@ struct Console {
     stdin: std::process::ChildStdin,
     rx: mpsc::Receiver<u8>,
     seen: String,
+    /// Everything haltpoint printed on stderr so far.
+    err: Arc<Mutex<String>>,
 }
 
 impl Console {
@@ -133,6 +135,7 @@ impl Console {
             .expect("spawn haltpoint");
         let stdin = child.stdin.take().unwrap();
         let mut stdout = child.stdout.take().unwrap();
+        let err = collect_lines(child.stderr.take().unwrap());
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut b = [0u8; 256];
@@ -147,6 +150,19 @@ impl Console {
             stdin,
             rx,
             seen: String::new(),
+            err,
+        }
+    }
+
+    /// The port of haltpoint's gdb server (`-gdb tcp::0`), from its stderr.
+    fn gdb_port(&self) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(p) = gdb_port(&self.err.lock().unwrap()) {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "no gdb port in stderr");
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -216,4 +232,80 @@ fn guest_reboot_resets_the_machine() {
     c.expect("reboot: Restarting system", 300);
     c.expect("OpenSBI v", 120);
     c.expect(MARKER, 300);
+}
+
+#[test]
+fn debian_registers_its_vmcoreinfo_through_fw_cfg() {
+    // Debian's unmodified kernel: its qemu_fw_cfg module finds etc/vmcoreinfo (on by
+    // default) and writes the address of its VMCOREINFO note. The guest also reads a
+    // -fw_cfg file through sysfs. A debugger then reads the note on the host side.
+    let mut args = boot_args("1", "console=ttyS0 hp=fwcfg quiet");
+    args.extend(
+        [
+            "-fw_cfg",
+            "name=opt/haltpoint/greeting,string=hello-from-the-host",
+            "-gdb",
+            "tcp::0",
+        ]
+        .map(String::from),
+    );
+    let mut c = Console::start(&args);
+    let port = c.gdb_port();
+    let line = c.expect("HALTPOINT-FWCFG:", 300);
+    let line = line + &c.expect("\n", 60);
+    assert!(
+        line.contains("hello-from-the-host etc: boot-fail-wait vmcoreinfo"),
+        "{}",
+        c.seen
+    );
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg("gdb-multiarch")
+        .args([
+            "-batch",
+            "-nx",
+            "-ex",
+            "set architecture riscv:rv64",
+            "-ex",
+            &format!("target remote 127.0.0.1:{port}"),
+            "-ex",
+            "monitor info vmcoreinfo",
+            "-ex",
+            "kill",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run gdb-multiarch");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "vmcoreinfo: guest_format 1 size ",
+        "phys_base: 0x80000000",
+        "NUMBER(phys_ram_base)=2147483648",
+        "NUMBER(PAGE_OFFSET)=0x",
+        "OSRELEASE=6.",
+        "PAGESIZE=4096",
+        "SYMBOL(swapper_pg_dir)=",
+    ] {
+        assert!(
+            text.contains(want),
+            "missing {want:?} in gdb output:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn debian_watchdog_fires_when_not_petted() {
+    // sunxi_wdt (with the watchdog core) drives haltpoint's sun6i watchdog; the guest
+    // opens /dev/watchdog with a 1 s timeout and never pets it. The default action is a
+    // reset, which -no-reboot turns into an exit with status 0.
+    let r = boot("1", "console=ttyS0 hp=watchdog quiet", &["-no-reboot"]);
+    assert_eq!(r.status, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("HALTPOINT-WATCHDOG: armed, not petting"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.stdout.contains("still alive"), "{}", r.all());
+    assert!(r.stderr.contains("watchdog: timer fired"), "{}", r.all());
 }

@@ -65,6 +65,10 @@ fn random_instruction_streams_never_panic() {
                     | Outcome::PowerOff
                     | Outcome::Reset
                     | Outcome::Fail(_)
+                    | Outcome::GuestPanicked
+                    | Outcome::GuestCrashLoaded
+                    | Outcome::GuestPvShutdown
+                    | Outcome::Watchdog
             ),
             "seed {seed}: {out:?}"
         );

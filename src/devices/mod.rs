@@ -12,12 +12,18 @@
 
 /// ACLINT-compatible CLINT: per-hart `msip` and `mtimecmp`, and `mtime`.
 pub mod clint;
+/// QEMU's fw_cfg (MMIO, with DMA): signature, ID, file directory, writable files.
+pub mod fw_cfg;
 /// Google goldfish real-time clock with its alarm interrupt.
 pub mod goldfish_rtc;
 /// SiFive PLIC register front-end over the board's [`crate::irq::PlicState`].
 pub mod plic;
+/// pvpanic-mmio: the guest reports panics, crash kernels and shutdowns.
+pub mod pvpanic;
 /// SiFive test finisher: power off, reset, or fail with an exit code.
 pub mod sifive_test;
+/// Allwinner sun6i watchdog (Linux's sunxi_wdt) on the machine clock.
+pub mod sunxi_wdt;
 /// NS16550A UART, the console.
 pub mod uart;
 /// virtio-blk: a block device over a raw image file, behind a virtio-mmio transport.
@@ -26,6 +32,8 @@ pub mod virtio_blk;
 pub mod virtio_mmio;
 /// Split virtqueues: the checked walk of the rings and descriptor chains.
 pub mod virtqueue;
+/// vmcoreinfo: the `etc/vmcoreinfo` registration and the guest note reader.
+pub mod vmcoreinfo;
 
 /// Writes the `reg` property of a device in `/soc` (two address and two size cells).
 fn fdt_reg(fdt: &mut vm_fdt::FdtWriter, base: u64, size: u64) -> vm_fdt::FdtWriterResult<()> {

@@ -19,6 +19,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "integer registers, pc and privilege of every hart",
     ),
     (
+        "info vmcoreinfo",
+        "the guest's vmcoreinfo note (etc/vmcoreinfo): phys_base and every KEY=VALUE",
+    ),
+    (
         "walk ADDR",
         "page-table walk of ADDR for the current hart, each level's PTE",
     ),
@@ -97,6 +101,7 @@ pub fn run(emu: &mut Emu, cmd: &str) -> String {
                 }
             }
         }
+        "info" if rest == "vmcoreinfo" => vmcoreinfo(&emu.m, &mut out),
         "walk" => match parse_addr(&emu.m, h, rest) {
             None => out.push_str("usage: walk ADDR\n"),
             Some(va) => walk(&emu.m, h, va, &mut out),
@@ -178,6 +183,46 @@ pub fn run(emu: &mut Emu, cmd: &str) -> String {
         }
     }
     out
+}
+
+/// `info vmcoreinfo`: the registration and the parsed note, or why there is none.
+fn vmcoreinfo(m: &Machine, out: &mut String) {
+    if !m.has_vmcoreinfo() {
+        out.push_str("vmcoreinfo: the device is off (-machine virt,vmcoreinfo=off)\n");
+        return;
+    }
+    let Some(reg) = m.vmcoreinfo_reg() else {
+        out.push_str("vmcoreinfo: the guest has not registered a note\n");
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "vmcoreinfo: guest_format {} size {} paddr {:#x}",
+        reg.guest_format, reg.size, reg.paddr
+    );
+    match m.vmcoreinfo() {
+        Ok(Some(note)) => {
+            let _ = writeln!(
+                out,
+                "note: {} bytes, descriptor {} bytes",
+                note.note.len(),
+                note.desc_size()
+            );
+            match note.phys_base {
+                Some(b) => {
+                    let _ = writeln!(out, "phys_base: {b:#x}");
+                }
+                None => out.push_str("phys_base: unknown (no NUMBER(phys_ram_base))\n"),
+            }
+            for (k, v) in &note.keys {
+                let _ = writeln!(out, "{k}={v}");
+            }
+        }
+        Ok(None) => out.push_str("vmcoreinfo: the guest has not registered a note\n"),
+        Err(w) => {
+            let _ = writeln!(out, "vmcoreinfo: the note cannot be used: {w}");
+        }
+    }
 }
 
 fn walk(m: &Machine, h: usize, va: u64, out: &mut String) {

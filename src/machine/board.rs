@@ -8,8 +8,9 @@ use crate::bus::{Bus, Ram};
 use crate::clock::Clock;
 use crate::cpu::Hart;
 use crate::devices::{
-    clint::Clint, goldfish_rtc::GoldfishRtc, plic::Plic, sifive_test::SifiveTest, uart::Uart,
-    virtio_blk::VirtioBlk, virtio_mmio::VirtioMmio,
+    clint::Clint, fw_cfg::FwCfg, goldfish_rtc::GoldfishRtc, plic::Plic, pvpanic::PvPanic,
+    sifive_test::SifiveTest, sunxi_wdt::SunxiWdt, uart::Uart, virtio_blk::VirtioBlk,
+    virtio_mmio::VirtioMmio,
 };
 use crate::irq::IrqState;
 use crate::logging::Log;
@@ -32,7 +33,6 @@ pub struct DriveConfig {
 }
 
 /// Everything needed to build the board.
-#[derive(Default)]
 pub struct Config {
     pub ram_size: u64,
     pub harts: usize,
@@ -48,6 +48,30 @@ pub struct Config {
     /// Disks, in the order they are plugged: the first lands in the highest-address
     /// virtio-mmio slot and is probed first by Linux (/dev/vda), as on QEMU.
     pub drives: Vec<DriveConfig>,
+    /// Extra fw_cfg files (`-fw_cfg name=...`): name and contents.
+    pub fw_cfg: Vec<(String, Vec<u8>)>,
+    /// Offer `etc/vmcoreinfo` in fw_cfg (on by default: dumps carry the guest's note
+    /// without flags; `-machine virt,vmcoreinfo=off` turns it off).
+    pub vmcoreinfo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            ram_size: 0,
+            harts: 0,
+            bios: None,
+            kernel: None,
+            initrd: None,
+            append: None,
+            dtb: None,
+            wall_clock: false,
+            log: Log::default(),
+            drives: Vec::new(),
+            fw_cfg: Vec::new(),
+            vmcoreinfo: true,
+        }
+    }
 }
 
 /// The ISA string and extension list advertised in the device tree.
@@ -132,6 +156,15 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
             Box::new(transport),
         )?;
     }
+    let fw_cfg = FwCfg::new(cfg.harts, &cfg.fw_cfg, cfg.vmcoreinfo)?;
+    let fw_cfg = add(&mut bus, FW_CFG_BASE, None, Box::new(fw_cfg))?;
+    add(
+        &mut bus,
+        WDT_BASE,
+        Some(WDT_IRQ),
+        Box::new(SunxiWdt::new(WDT_IRQ)),
+    )?;
+    add(&mut bus, PVPANIC_BASE, None, Box::new(PvPanic::new()))?;
 
     let mut blobs: Vec<Blob> = Vec::new();
     let mut symbols = Vec::new();
@@ -251,6 +284,7 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
         fdt,
         fdt_addr,
         uart,
+        fw_cfg: Some(fw_cfg),
         symbols,
         debug: Default::default(),
         vm: Default::default(),

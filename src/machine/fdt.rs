@@ -4,11 +4,12 @@
 //! /                      #address-cells = #size-cells = 2, "riscv-virtio"
 //! ├── chosen             bootargs, linux,initrd-start/end, stdout-path
 //! ├── poweroff, reboot   syscon nodes over the sifive_test device (when on the bus)
+//! ├── fw-cfg@10100000    devices that belong at the root (QEMU puts fw-cfg there)
 //! ├── memory@80000000
 //! ├── cpus               timebase-frequency
 //! │   ├── cpu@N          ISA, MMU type, and its interrupt-controller
 //! │   └── cpu-map        cluster0/coreN -> cpu@N
-//! └── soc                simple-bus: one node per bus device, written by the device
+//! └── soc                simple-bus: one node per other bus device, written by the device
 //! ```
 //!
 //! The devices under `/soc` describe themselves ([`crate::bus::Device::fdt`]), so this
@@ -84,6 +85,9 @@ pub fn build(cfg: &FdtConfig, bus: &Bus) -> Result<Vec<u8>, vm_fdt::Error> {
         .any(|s| s.dev.name() == sifive_test::NAME)
     {
         sifive_test::fdt_syscon_nodes(&mut fdt)?;
+    }
+    for slot in bus.devices.iter().filter(|s| s.dev.fdt_at_root()) {
+        slot.dev.fdt(slot.base, slot.irq, &mut fdt, &ctx)?;
     }
     memory(&mut fdt, cfg)?;
     cpus(&mut fdt, cfg)?;
@@ -167,7 +171,7 @@ fn soc(fdt: &mut FdtWriter, bus: &Bus, ctx: &FdtCtx) -> FdtWriterResult<()> {
     fdt.property_u32("#size-cells", 2)?;
     fdt.property_string("compatible", "simple-bus")?;
     fdt.property_null("ranges")?;
-    for slot in &bus.devices {
+    for slot in bus.devices.iter().filter(|s| !s.dev.fdt_at_root()) {
         slot.dev.fdt(slot.base, slot.irq, fdt, ctx)?;
     }
     fdt.end_node(node)
@@ -178,9 +182,12 @@ mod tests {
     use super::*;
     use crate::bus::Ram;
     use crate::devices::clint::Clint;
+    use crate::devices::fw_cfg::FwCfg;
     use crate::devices::goldfish_rtc::GoldfishRtc;
     use crate::devices::plic::Plic;
+    use crate::devices::pvpanic::PvPanic;
     use crate::devices::sifive_test::SifiveTest;
+    use crate::devices::sunxi_wdt::SunxiWdt;
     use crate::devices::uart::Uart;
     use crate::devices::virtio_mmio::VirtioMmio;
     use crate::irq::IrqState;
@@ -216,6 +223,9 @@ mod tests {
                 Box::new(VirtioMmio::new(irq)),
             )?;
         }
+        bus.add(FW_CFG_BASE, None, Box::new(FwCfg::new(harts, &[], true)?))?;
+        bus.add(WDT_BASE, Some(WDT_IRQ), Box::new(SunxiWdt::new(WDT_IRQ)))?;
+        bus.add(PVPANIC_BASE, None, Box::new(PvPanic::new()))?;
         Ok(bus)
     }
 
@@ -446,6 +456,32 @@ mod tests {
                 ],
             );
         }
+        // As QEMU 7.2's virt: fw-cfg at the root, not in /soc.
+        assert!(!soc.contains("fw-cfg"));
+        has(
+            node(&dts, "fw-cfg@10100000"),
+            &[
+                "dma-coherent;",
+                "reg = <0x00 0x10100000 0x00 0x18>;",
+                "compatible = \"qemu,fw-cfg-mmio\";",
+            ],
+        );
+        has(
+            node(soc, "watchdog@10101000"),
+            &[
+                "interrupts = <0x0c>;",
+                "interrupt-parent = <0x01>;",
+                "reg = <0x00 0x10101000 0x00 0x20>;",
+                "compatible = \"allwinner,sun6i-a31-wdt\";",
+            ],
+        );
+        has(
+            node(soc, "pvpanic@10102000"),
+            &[
+                "reg = <0x00 0x10102000 0x00 0x02>;",
+                "compatible = \"qemu,pvpanic-mmio\";",
+            ],
+        );
         Ok(())
     }
 

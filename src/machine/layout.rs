@@ -10,8 +10,9 @@
 //!  0x1000_0000 +----------------------+ UART0 (NS16550A), irq 10
 //!  0x1000_1000 +----------------------+ virtio-mmio slot 0 (irq 1) .. slot 7 (irq 8);
 //!              |                      | disks fill slot 7 (0x1000_8000) first
-//!  0x1010_0000 +----------------------+ fw_cfg
-//!  0x1010_1000 +----------------------+ watchdog (haltpoint; issue 6)
+//!  0x1010_0000 +----------------------+ fw_cfg (DMA; etc/vmcoreinfo)
+//!  0x1010_1000 +----------------------+ sun6i watchdog, irq 12 (haltpoint's own)
+//!  0x1010_2000 +----------------------+ pvpanic-mmio (haltpoint's own)
 //!  0x8000_0000 +----------------------+ RAM (-m), firmware at the base
 //!              |          ...         |
 //! ```
@@ -38,6 +39,14 @@ pub const VIRTIO_COUNT: u64 = 8;
 pub const VIRTIO_IRQ: u32 = 1;
 pub const FW_CFG_BASE: u64 = 0x1010_0000;
 pub const FW_CFG_SIZE: u64 = 0x18;
+/// The Allwinner sun6i watchdog. QEMU's virt has none; this page is free in its map.
+pub const WDT_BASE: u64 = 0x1010_1000;
+pub const WDT_SIZE: u64 = 0x20;
+/// PLIC source of the watchdog's interrupt mode (unused by QEMU's virt).
+pub const WDT_IRQ: u32 = 12;
+/// pvpanic-mmio. QEMU's riscv virt has none; this page is free in its map.
+pub const PVPANIC_BASE: u64 = 0x1010_2000;
+pub const PVPANIC_SIZE: u64 = 0x2;
 pub const RAM_BASE: u64 = 0x8000_0000;
 /// Default RAM size (QEMU's default for virt is 128 MiB).
 pub const DEFAULT_RAM_SIZE: u64 = 128 << 20;

@@ -17,6 +17,8 @@ use crate::clock::STEPS_PER_TICK;
 use crate::cpu::exec::Stop;
 use crate::cpu::trap::irq;
 use crate::cpu::{Hart, HartState};
+use crate::devices::fw_cfg::FwCfg;
+use crate::devices::vmcoreinfo::{self, GuestNote, VmcoreinfoReg};
 use loader::Blob;
 
 /// Steps each hart runs per round when there are several harts.
@@ -38,6 +40,14 @@ pub enum Outcome {
     Reset,
     /// The guest reported failure with an exit code.
     Fail(u32),
+    /// The guest reported a panic (pvpanic). The panic action applies.
+    GuestPanicked,
+    /// The guest loaded a crash kernel and is about to run it (pvpanic); it goes on.
+    GuestCrashLoaded,
+    /// The guest reported a shutdown through pvpanic; a guest shutdown follows.
+    GuestPvShutdown,
+    /// A watchdog expired. The watchdog action applies.
+    Watchdog,
     /// A hart reached a debugger breakpoint.
     Breakpoint(usize),
     /// A hart's instruction at `pc` was about to access a watched address (it has not
@@ -62,6 +72,8 @@ pub struct Machine {
     pub fdt_addr: u64,
     /// Index of UART0 on the bus.
     pub uart: usize,
+    /// Index of the fw_cfg device on the bus.
+    pub fw_cfg: Option<usize>,
     /// Symbols from the ELF images (name, address, size).
     pub symbols: Vec<(String, u64, u64)>,
     /// Debugger state: breakpoints, options (see [`debug`]).
@@ -139,6 +151,10 @@ impl Machine {
                 BoardEvent::PowerOff => out = out.or(Some(Outcome::PowerOff)),
                 BoardEvent::Reset => out = out.or(Some(Outcome::Reset)),
                 BoardEvent::Fail(c) => out = out.or(Some(Outcome::Fail(c))),
+                BoardEvent::GuestPanicked => out = out.or(Some(Outcome::GuestPanicked)),
+                BoardEvent::GuestCrashLoaded => out = out.or(Some(Outcome::GuestCrashLoaded)),
+                BoardEvent::GuestPvShutdown => out = out.or(Some(Outcome::GuestPvShutdown)),
+                BoardEvent::WatchdogExpired => out = out.or(Some(Outcome::Watchdog)),
                 BoardEvent::IrqChanged => irq_changed = true,
                 BoardEvent::SetTime(v) => {
                     self.bus.clock.set(now, v);
@@ -235,6 +251,32 @@ impl Machine {
             self.steps = now + q;
         }
         Outcome::Budget
+    }
+
+    /// The guest's vmcoreinfo note, checked and parsed ([`vmcoreinfo::read_guest_note`]).
+    ///
+    /// `Ok(None)`: no note is registered (or the board has no vmcoreinfo device).
+    /// `Err(warning)`: the guest registered one that cannot be used; a dump goes on
+    /// without it and prints the warning.
+    pub fn vmcoreinfo(&self) -> Result<Option<GuestNote>, String> {
+        match self.vmcoreinfo_reg() {
+            Some(reg) => vmcoreinfo::read_guest_note(&self.bus.ram, &reg).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The guest's registration in `etc/vmcoreinfo`, if it made a valid one.
+    pub fn vmcoreinfo_reg(&self) -> Option<VmcoreinfoReg> {
+        self.fw_cfg_device()?.vmcoreinfo()
+    }
+
+    /// True when the board offers `etc/vmcoreinfo` (on unless turned off).
+    pub fn has_vmcoreinfo(&self) -> bool {
+        self.fw_cfg_device().is_some_and(|f| f.has_vmcoreinfo())
+    }
+
+    fn fw_cfg_device(&self) -> Option<&FwCfg> {
+        self.bus.device::<FwCfg>(self.fw_cfg?)
     }
 
     /// Total instructions retired by all harts.

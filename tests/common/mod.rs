@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests: run the real `haltpoint` binary.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// The result of one run.
 pub struct Run {
@@ -93,3 +95,27 @@ pub fn linux_cache() -> PathBuf {
     base.join("haltpoint")
 }
 pub mod qmp;
+
+/// Collects the lines a child writes to `pipe` (its stderr) in a thread.
+pub fn collect_lines(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let t2 = text.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(l) = line else { break };
+            let mut t = t2.lock().unwrap();
+            t.push_str(&l);
+            t.push('\n');
+        }
+    });
+    text
+}
+
+/// The port haltpoint's gdb server says it listens on (`-gdb tcp::0`), from its stderr.
+pub fn gdb_port(stderr: &str) -> Option<u16> {
+    stderr
+        .split("listening on tcp:127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+}

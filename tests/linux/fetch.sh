@@ -68,8 +68,9 @@ rm -rf initrd && mkdir -p initrd/bin initrd/lib/modules initrd/proc initrd/sys i
 cp ex/usr/bin/busybox initrd/bin/busybox 2>/dev/null || cp ex/bin/busybox initrd/bin/busybox
 cp "$HERE/init" initrd/init
 chmod +x initrd/init
-# ext4 (with its dependencies, loaded in this order) mounts the ext2 test disk.
-for m in qemu_fw_cfg virtio_mmio virtio_blk sunxi_wdt crc16 mbcache jbd2 crc32c_generic ext4; do
+# ext4 (with its dependencies, loaded in this order) mounts the ext2 test disk;
+# sunxi_wdt drives haltpoint's watchdog and needs the watchdog core module.
+for m in qemu_fw_cfg virtio_mmio virtio_blk watchdog sunxi_wdt crc16 mbcache jbd2 crc32c_generic ext4; do
     f=$(find "$moddir/$kver" -name "$m.ko*" | head -n 1)
     [ -n "$f" ] || { echo "fetch.sh: module $m not found (built in?)"; continue; }
     case "$f" in

@@ -1,7 +1,10 @@
 /* demo.c - haltpoint showcase guest: traps, timer interrupt, Sv39 paging
- * and floating point, one line per feature.  Small (< 16 KiB) and fast
- * (well under 5 million instructions). */
+ * and floating point, one line per feature.  Small (< 20 KiB) and fast
+ * (well under 5 million instructions).  With the word "panic" on the kernel
+ * command line (-append panic) it then registers a vmcoreinfo note and
+ * panics through pvpanic (crash.c). */
 #include "runtime.h"
+#include "demo.h"
 
 u64 check_no;
 
@@ -43,8 +46,9 @@ static void feature(const char *name)
     uart_puts(" ... ");
 }
 
-int main(void)
+int main(u64 hartid, u64 dtb)
 {
+    (void)hartid;
     uart_puts("\nhaltpoint demo: RV64GC bare-metal guest on the virt board\n");
 
     /* 1. traps: ecall from U-mode handled in M-mode */
@@ -100,5 +104,7 @@ int main(void)
     uart_puts("demo: all ");
     uart_putdec(check_no);
     uart_puts(" checks passed\n");
+    if (demo_crash_mode(dtb))
+        return demo_crash(dtb);
     return 0;
 }
