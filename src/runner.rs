@@ -20,9 +20,9 @@ use crate::machine::{Machine, Outcome};
 use crate::qmp::commands::Info;
 use crate::qmp::server::{ListenSpec, QmpServer};
 use crate::runstate::{Request, RunState, ShutdownCause, WatchdogAction};
-use serde_json::json;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use serde_json::json;
 use std::io::Read;
 use std::time::Duration;
 

@@ -473,7 +473,7 @@ fn signals_shut_down_cleanly() {
         let ev = c.wait_event("SHUTDOWN");
         assert_eq!(ev["data"], json!({"guest": false, "reason": "host-signal"}));
         assert_eq!(vm.wait(10), 0);
-        assert!(vm.stderr().contains("terminating on signal"));
+        assert!(vm.stderr_has("terminating on signal"));
     }
 }
 

@@ -104,10 +104,13 @@ impl DebugState {
     }
 }
 
-/// The privilege a debug translation of a fetch at `va` uses: the hart's own, and for
-/// a U-mode hart S as a fallback (a breakpoint on kernel code while a process runs).
+/// The physical address a debugger access at `va` reaches for hart `h`: through the
+/// hart's own privilege first; when that gives nothing in memory and the hart is in U or
+/// M mode, through S-mode translation (a breakpoint on kernel code while a process or
+/// the firmware runs, or before the kernel switched to S mode).
 fn walk_any(h: &Hart, ram: &crate::bus::Ram, va: u64, accs: &[Access]) -> Option<u64> {
     let prv_data = h.data_prv();
+    let mut fallback = None;
     for &acc in accs {
         let prv = if acc == Access::Fetch {
             h.prv
@@ -115,15 +118,20 @@ fn walk_any(h: &Hart, ram: &crate::bus::Ram, va: u64, accs: &[Access]) -> Option
             prv_data
         };
         if let Ok(w) = h.walk(ram, va, acc, prv, None) {
-            return Some(w.pa);
-        }
-        if prv == PRV_U {
-            if let Ok(w) = h.walk(ram, va, acc, PRV_S, None) {
+            if prv == PRV_S || ram.offset(w.pa, 1).is_some() {
                 return Some(w.pa);
+            }
+            fallback = fallback.or(Some(w.pa));
+        }
+        if prv != PRV_S {
+            if let Ok(w) = h.walk(ram, va, acc, PRV_S, None) {
+                if ram.offset(w.pa, 1).is_some() {
+                    return Some(w.pa);
+                }
             }
         }
     }
-    None
+    fallback
 }
 
 impl Machine {

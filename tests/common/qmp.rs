@@ -75,6 +75,18 @@ impl Vm {
         vm
     }
 
+    /// Waits until haltpoint's stderr contains `text` (its reader thread may lag).
+    pub fn stderr_has(&self, text: &str) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if self.stderr().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
     pub fn stderr(&self) -> String {
         self.err.lock().unwrap().clone()
     }
@@ -145,7 +157,18 @@ pub struct Client {
 
 impl Client {
     pub fn connect(p: &PathBuf) -> Client {
-        let s = UnixStream::connect(p).expect("connect to QMP");
+        // The socket file appears at bind(), a moment before listen(): retry briefly.
+        let t = Instant::now();
+        let s = loop {
+            match UnixStream::connect(p) {
+                Ok(s) => break s,
+                Err(e) if t.elapsed() < Duration::from_secs(5) => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("connect to QMP: {e}"),
+            }
+        };
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut c = Client {
             r: BufReader::new(s.try_clone().unwrap()),
@@ -282,7 +305,21 @@ impl Rsp {
         if self.ack {
             self.s.write_all(b"+").unwrap();
         }
-        String::from_utf8(out).unwrap()
+        // Run-length encoding: `X*N` is X followed by N - 29 more copies.
+        let mut text = Vec::new();
+        let mut i = 0;
+        while i < out.len() {
+            if out[i] == b'*' && i + 1 < out.len() && !text.is_empty() {
+                let n = out[i + 1].saturating_sub(29) as usize;
+                let last = *text.last().unwrap();
+                text.extend(std::iter::repeat_n(last, n));
+                i += 2;
+            } else {
+                text.push(out[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(text).unwrap()
     }
 
     pub fn packet(&mut self, p: &str) -> String {

@@ -1,0 +1,301 @@
+//! The crash pipeline's events and run states over QMP: every watchdog action, every
+//! panic action (pvpanic and panic-by-symbol), and gdb hearing about those stops.
+//!
+//! Guests: tests/guests/wdt.S (arms the watchdog and sleeps), panic_sym.S (calls a
+//! function named `panic`), and the demo in crash mode (`-append panic`: vmcoreinfo
+//! through fw_cfg, then pvpanic).
+
+mod common;
+
+use common::qmp::{Client, Rsp, Vm};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn start(guest: &str, extra: &[&str]) -> Vm {
+    let g = common::guest(guest);
+    let mut a = vec!["-bios", "none", "-serial", "none", "-kernel", &g, "-S"];
+    a.extend_from_slice(extra);
+    Vm::start(&a)
+}
+
+fn events(c: &mut Client) -> Vec<String> {
+    c.take_events()
+}
+
+#[test]
+fn watchdog_actions() {
+    // (action, events after cont, state afterwards)
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("reset", &["RESUME", "WATCHDOG", "RESET"], "running"),
+        ("shutdown", &["RESUME", "WATCHDOG", "POWERDOWN"], "running"),
+        ("pause", &["RESUME", "WATCHDOG", "STOP"], "watchdog"),
+        ("debug", &["RESUME", "WATCHDOG", "STOP"], "debug"),
+        ("none", &["RESUME", "WATCHDOG"], "running"),
+        ("inject-nmi", &["RESUME", "WATCHDOG"], "running"),
+    ];
+    for (action, want, state) in cases {
+        let vm = start("wdt.elf", &[]);
+        let mut c = vm.qmp();
+        c.ok("watchdog-set-action", json!({"action": action}));
+        c.ok("cont", json!({}));
+        let ev = c.wait_event("WATCHDOG");
+        assert_eq!(ev["data"], json!({"action": action}));
+        let last = want.last().unwrap();
+        if *last != "WATCHDOG" {
+            c.wait_event(last);
+        }
+        let mut got = vec!["RESUME".to_string(), "WATCHDOG".to_string()];
+        if *last != "WATCHDOG" {
+            got.push(last.to_string());
+        }
+        assert_eq!(got, *want, "{action}");
+        assert_eq!(c.status(), *state, "{action}");
+        if *action == "reset" {
+            // The machine ran the guest again, which armed the watchdog again: the next
+            // WATCHDOG is held back by the one-per-second rate limit and then sent.
+            let t = Instant::now();
+            let ev = c.wait_event("WATCHDOG");
+            assert!(
+                t.elapsed() >= Duration::from_millis(500),
+                "not rate-limited"
+            );
+            assert_eq!(ev["data"]["action"], "reset");
+        }
+        if *action == "debug" {
+            assert!(vm.stderr_has("watchdog: timer fired"), "{}", vm.stderr());
+        }
+        if *action == "pause" {
+            c.ok("cont", json!({}));
+            assert_eq!(c.status(), "running");
+        }
+    }
+    // poweroff: the event, then an exit at once (no SHUTDOWN), status 0.
+    let mut vm = start("wdt.elf", &["-watchdog-action", "poweroff"]);
+    let mut c = vm.qmp();
+    c.ok("cont", json!({}));
+    let ev = c.wait_event("WATCHDOG");
+    assert_eq!(ev["data"], json!({"action": "poweroff"}));
+    assert_eq!(vm.wait(10), 0);
+    let rest: Vec<_> = std::iter::from_fn(|| c.line()).collect();
+    assert!(!rest.iter().any(|e| e["event"] == "SHUTDOWN"), "{rest:?}");
+}
+
+#[test]
+fn watchdog_debug_action_stops_gdb() {
+    let dir = common::qmp::tmpdir("wdtgdb");
+    let sock = dir.join("q.sock");
+    let g = common::guest("wdt.elf");
+    let args: Vec<String> = [
+        "-M",
+        "virt",
+        "-bios",
+        "none",
+        "-serial",
+        "none",
+        "-kernel",
+        &g,
+        "-S",
+        "-action",
+        "watchdog=debug",
+        "-gdb",
+        "tcp:127.0.0.1:0",
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", sock.display()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let vm = Vm::spawn(&args, dir, &[sock]);
+    let mut q = vm.qmp();
+    let port = wait_gdb_port(&vm);
+    let mut g = Rsp::connect(port);
+    g.packet("QStartNoAckMode");
+    g.send("vCont;c");
+    let stop = g.recv();
+    assert!(
+        stop.starts_with("T05"),
+        "the debug action stops gdb with SIGTRAP: {stop}"
+    );
+    assert_eq!(q.status(), "debug");
+    q.wait_event("WATCHDOG");
+}
+
+fn wait_gdb_port(vm: &Vm) -> u16 {
+    let t = Instant::now();
+    loop {
+        if let Some(p) = common::gdb_port(&vm.stderr()) {
+            return p;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{}", vm.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Panic actions, by pvpanic (the demo in crash mode) and by symbol (panic_sym).
+#[test]
+fn panic_actions() {
+    for (guest, extra) in [
+        ("demo/demo.elf", &["-append", "panic"][..]),
+        ("panic_sym.elf", &[][..]),
+    ] {
+        // pause: GUEST_PANICKED{pause}, STOP, guest-panicked; cont resumes.
+        let mut a = extra.to_vec();
+        a.extend_from_slice(&["-action", "panic=pause"]);
+        let vm = start(guest, &a);
+        let mut c = vm.qmp();
+        c.ok("cont", json!({}));
+        let ev = c.wait_event("GUEST_PANICKED");
+        assert_eq!(ev["data"], json!({"action": "pause"}), "{guest}");
+        c.wait_event("STOP");
+        assert_eq!(c.status(), "guest-panicked", "{guest}");
+        assert!(vm.stderr_has("Guest crashed"));
+        c.ok("cont", json!({}));
+        c.wait_event("RESUME");
+
+        // shutdown (the default): GUEST_PANICKED{poweroff}, STOP, SHUTDOWN guest-panic,
+        // exit 0. exit-failure: the same with status 1.
+        for (action, status) in [(None, 0), (Some("panic=exit-failure"), 1)] {
+            let mut a = extra.to_vec();
+            if let Some(x) = action {
+                a.extend_from_slice(&["-action", x]);
+            }
+            let mut vm = start(guest, &a);
+            let mut c = vm.qmp();
+            c.ok("cont", json!({}));
+            let ev = c.wait_event("GUEST_PANICKED");
+            assert_eq!(ev["data"], json!({"action": "poweroff"}));
+            c.wait_event("STOP");
+            let ev = c.wait_event("SHUTDOWN");
+            assert_eq!(ev["data"], json!({"guest": true, "reason": "guest-panic"}));
+            assert_eq!(vm.wait(10), status, "{guest} {action:?}");
+        }
+
+        // none: GUEST_PANICKED{run}, the guest goes on.
+        let mut a = extra.to_vec();
+        a.extend_from_slice(&["-action", "panic=none"]);
+        let vm = start(guest, &a);
+        let mut c = vm.qmp();
+        c.ok("cont", json!({}));
+        let ev = c.wait_event("GUEST_PANICKED");
+        assert_eq!(ev["data"], json!({"action": "run"}));
+        assert!(!c.events.iter().any(|e| e["event"] == "STOP"));
+        let _ = events(&mut c);
+    }
+}
+
+#[test]
+fn panic_by_symbol_lands_gdb_on_panic() {
+    let dir = common::qmp::tmpdir("panicgdb");
+    let sock = dir.join("q.sock");
+    let g = common::guest("panic_sym.elf");
+    let args: Vec<String> = [
+        "-M",
+        "virt",
+        "-bios",
+        "none",
+        "-serial",
+        "none",
+        "-kernel",
+        &g,
+        "-S",
+        "-action",
+        "panic=pause",
+        "-gdb",
+        "tcp:127.0.0.1:0",
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", sock.display()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let vm = Vm::spawn(&args, dir, &[sock]);
+    let mut q = vm.qmp();
+    let port = wait_gdb_port(&vm);
+    let mut r = Rsp::connect(port);
+    r.packet("QStartNoAckMode");
+    r.send("vCont;c");
+    let stop = r.recv();
+    assert!(stop.starts_with("T05"), "{stop}");
+    assert_eq!(q.status(), "guest-panicked");
+    // pc (register 32) is the first instruction of `panic`.
+    let pc = pc_of(&mut r);
+    let syms = std::process::Command::new("riscv64-unknown-elf-nm")
+        .arg(&g)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let want = match syms {
+        Some(s) if !s.is_empty() => s
+            .lines()
+            .find(|l| l.ends_with(" T panic"))
+            .and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
+            .unwrap(),
+        // Without binutils for riscv: the ELF symbol table through readelf.
+        _ => readelf_symbol(&g, "panic"),
+    };
+    assert_eq!(pc, want);
+    assert!(vm.stderr_has("entered panic"), "{}", vm.stderr());
+}
+
+/// The current thread's pc from a `g` packet (x0..x31, then pc, little-endian hex).
+fn pc_of(r: &mut Rsp) -> u64 {
+    let g = r.packet("g");
+    let hex = &g[32 * 16..33 * 16];
+    u64::from_str_radix(hex, 16).unwrap().swap_bytes()
+}
+
+fn readelf_symbol(elf: &str, name: &str) -> u64 {
+    let out = std::process::Command::new("readelf")
+        .args(["-sW", elf])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().last() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in {elf}"));
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn vmcoreinfo_over_qmp_and_breakpoint_on_a_page_mapped_later() {
+    // A breakpoint on the demo's S-mode code at its Sv39 address, set before paging is
+    // on, is caught once the guest maps it (breakpoints re-arm on satp writes).
+    let dir = common::qmp::tmpdir("remap");
+    let sock = dir.join("q.sock");
+    let demo = common::guest("demo/demo.elf");
+    let args: Vec<String> = [
+        "-M",
+        "virt",
+        "-bios",
+        "none",
+        "-serial",
+        "none",
+        "-kernel",
+        &demo,
+        "-S",
+        "-gdb",
+        "tcp:127.0.0.1:0",
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", sock.display()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let vm = Vm::spawn(&args, dir, &[sock]);
+    let mut q = vm.qmp();
+    let port = wait_gdb_port(&vm);
+    let mut r = Rsp::connect(port);
+    r.packet("QStartNoAckMode");
+    let s_code = readelf_symbol(&demo, "demo_s_code");
+    let va = 0xffff_ffff_c000_0000u64 + (s_code - 0x8000_0000);
+    assert_eq!(r.packet(&format!("Z0,{va:x},2")), "OK");
+    r.send("vCont;c");
+    let stop = r.recv();
+    assert!(stop.starts_with("T05"), "{stop}");
+    let pc = u64::from_str_radix(&r.packet("p20"), 16)
+        .unwrap()
+        .swap_bytes();
+    assert_eq!(pc, va);
+    assert_eq!(q.status(), "debug");
+}
