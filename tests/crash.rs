@@ -299,3 +299,30 @@ fn vmcoreinfo_over_qmp_and_breakpoint_on_a_page_mapped_later() {
     assert_eq!(pc, va);
     assert_eq!(q.status(), "debug");
 }
+
+#[test]
+fn x_query_vmcoreinfo() {
+    // The demo in crash mode registers its note through fw_cfg DMA, then panics.
+    let vm = start(
+        "demo/demo.elf",
+        &["-append", "panic", "-action", "panic=pause"],
+    );
+    let mut c = vm.qmp();
+    let before = c.ok("x-query-vmcoreinfo", json!({}));
+    assert_eq!(before, json!({"available": true, "registered": false}));
+    c.ok("cont", json!({}));
+    c.wait_event("GUEST_PANICKED");
+    let v = c.ok("x-query-vmcoreinfo", json!({}));
+    assert_eq!(v["registered"], true, "{v}");
+    assert_eq!(v["phys-base"], 0x8000_0000u64, "{v}");
+    assert_eq!(v["keys"]["OSRELEASE"], "haltpoint-demo", "{v}");
+    assert_eq!(v["keys"]["DEMO(crash)"], "pvpanic", "{v}");
+    assert!(v.get("warning").is_none(), "{v}");
+
+    let vm = start("demo/demo.elf", &["-M", "virt,vmcoreinfo=off"]);
+    let mut c = vm.qmp();
+    assert_eq!(
+        c.ok("x-query-vmcoreinfo", json!({})),
+        json!({"available": false, "registered": false})
+    );
+}

@@ -215,6 +215,35 @@ static GUEST_PANIC_INFO: ObjTy = object(
     &[req("type", Ty::Enum(&GUEST_PANIC_INFO_TYPE), "")],
 );
 
+static VMCOREINFO_INFO: ObjTy = object(
+    "XVmcoreinfo",
+    &[
+        req(
+            "available",
+            Ty::Bool,
+            "the board offers `etc/vmcoreinfo` (off with `-machine virt,vmcoreinfo=off`)",
+        ),
+        req("registered", Ty::Bool, "the guest registered a note"),
+        opt("paddr", Ty::Int, "guest physical address of the note"),
+        opt("size", Ty::Int, "the size the guest gave"),
+        opt(
+            "phys-base",
+            Ty::Int,
+            "`NUMBER(phys_ram_base)` (riscv64), or `NUMBER(phys_base)`",
+        ),
+        opt(
+            "keys",
+            Ty::Any,
+            "every `KEY=VALUE` line of the note, as an object of strings",
+        ),
+        opt(
+            "warning",
+            Ty::Str,
+            "why a registered note is not usable (a dump then goes on without it)",
+        ),
+    ],
+);
+
 // SchemaInfo, the element type of query-qmp-schema's answer (a flat union on meta-type).
 enum_ty!(
     SCHEMA_META_TYPE,
@@ -492,6 +521,16 @@ pub static COMMANDS: &[Command] = &[
         doc: "Leaves `--preconfig`: completes machine initialisation and starts the VM \
               unless `-S` was given.",
         run: x_exit_preconfig,
+    },
+    Command {
+        name: "x-query-vmcoreinfo",
+        args: &[],
+        ret: Some(Ty::Object(&VMCOREINFO_INFO)),
+        preconfig: false,
+        doc: "haltpoint's own: the guest's VMCOREINFO note as a dump would use it, read \
+              from guest memory now (the registration through fw_cfg `etc/vmcoreinfo` \
+              and the parsed `KEY=VALUE` lines, phys_base among them).",
+        run: x_query_vmcoreinfo,
     },
     Command {
         name: "memsave",
@@ -829,6 +868,27 @@ fn x_exit_preconfig(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, Qm
         c.m.vm_start();
     }
     no_args()
+}
+
+fn x_query_vmcoreinfo(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, QmpError> {
+    let m = &*c.m;
+    let mut v = json!({"available": m.has_vmcoreinfo(), "registered": false});
+    if let Some(reg) = m.vmcoreinfo_reg() {
+        v["registered"] = json!(true);
+        v["paddr"] = json!(reg.paddr);
+        v["size"] = json!(reg.size);
+        match m.vmcoreinfo() {
+            Ok(Some(note)) => {
+                if let Some(pb) = note.phys_base {
+                    v["phys-base"] = json!(pb);
+                }
+                v["keys"] = json!(note.keys);
+            }
+            Ok(None) => {}
+            Err(w) => v["warning"] = json!(w),
+        }
+    }
+    Ok(v)
 }
 
 fn mem_args(a: &Map<String, Value>) -> (u64, i64, String) {

@@ -33,8 +33,10 @@ impl Vm {
         let dir = tmpdir("vm");
         let sock = dir.join("q.sock");
         let q = format!("unix:{},server=on,wait=off", sock.display());
-        let mut all: Vec<String> =
-            vec!["-M".into(), "virt".into(), "-display".into(), "none".into()];
+        let mut all: Vec<String> = vec!["-display".into(), "none".into()];
+        if !args.iter().any(|a| *a == "-M" || *a == "-machine") {
+            all.extend(["-M".to_string(), "virt".to_string()]);
+        }
         all.extend(args.iter().map(|s| s.to_string()));
         all.extend(["-qmp".to_string(), q]);
         Vm::spawn(&all, dir, &[sock])
