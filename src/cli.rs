@@ -135,6 +135,11 @@ pub struct Cli {
     /// Stop after this many machine steps (instructions per hart) and exit with status 3
     #[arg(long = "max-steps", value_name = "N")]
     pub max_steps: Option<u64>,
+    /// Keep the last N executed instructions per hart and print them when the guest
+    /// panics or a hart loops on a trap (also `monitor flight` in gdb). Slows the
+    /// interpreter down (one instruction per dispatch) while on.
+    #[arg(long = "flight-recorder", value_name = "N")]
+    pub flight_recorder: Option<usize>,
     /// Print the QMP reference (Markdown, as docs/qmp.md) and exit
     #[arg(long = "qmp-reference", action = ArgAction::SetTrue)]
     pub qmp_reference: bool,
@@ -297,6 +302,7 @@ const LONG: &[&str] = &[
     "stats",
     "max-steps",
     "qmp-reference",
+    "flight-recorder",
     "help",
     "version",
 ];

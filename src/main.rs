@@ -237,6 +237,9 @@ fn real_main() -> Result<i32, String> {
     }
     let mut machine = machine;
     machine.vm.actions = actions;
+    if let Some(n) = cli.flight_recorder {
+        machine.set_flight_recorder(n);
+    }
     // Panic detection by symbol: --symbols FILE, else the -kernel ELF's symbols.
     let syms = match &cli.symbols {
         Some(f) => Some(haltpoint::symbols::load(f)?),

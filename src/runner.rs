@@ -225,6 +225,14 @@ pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
             };
             let out = l.emu.m.run(slice);
             l.flush_console();
+            for h in l.emu.m.take_trap_loops() {
+                let (pc, cause, _, _) = l.emu.m.harts[h].trap_repeat;
+                eprintln!(
+                    "\r\nhaltpoint: hart {h} is in a trap loop: {} at pc {pc:#x} again and again (its trap vector does not work)",
+                    crate::cpu::trap::cause_name(cause)
+                );
+                l.print_flight(h);
+            }
             timeout = match out {
                 Outcome::Budget => Some(Duration::ZERO),
                 Outcome::Idle => {
@@ -450,9 +458,18 @@ impl Loop {
         }
     }
 
+    /// Prints hart `h`'s flight recorder, when it is on.
+    fn print_flight(&self, h: usize) {
+        if let Some(log) = self.emu.m.flight_log(h) {
+            eprintln!("haltpoint: flight recorder, hart {h}, oldest first:\n{log}");
+        }
+    }
+
     /// A guest panic (a panic symbol, or pvpanic): GUEST_PANICKED and the panic action.
     /// A stopped VM (`guest-panicked`) is reported to a waiting gdb by `notify`.
     fn guest_panicked(&mut self) {
+        let cur = self.emu.cur;
+        self.print_flight(cur);
         let m = &mut self.emu.m;
         if m.vm.guest_panicked() {
             m.debug_disarm();

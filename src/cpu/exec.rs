@@ -80,6 +80,9 @@ impl Hart {
                 let r = self.fetch_slow(bus).and_then(|raw| {
                     let insn = decode(raw);
                     self.trace(bus, &insn);
+                    if let Some(f) = self.flight.as_mut() {
+                        f.record(self.pc, insn.raw(), insn.len(), self.prv);
+                    }
                     self.execute(bus, insn)
                 });
                 if let Err(t) = r {
@@ -94,8 +97,9 @@ impl Hart {
                 self.mmu.flush_stores();
                 self.mmu.code_gen = bus.icache.gen;
             }
-            if bus.log.exec {
-                // Tracing: one instruction per block, through the same path.
+            if bus.log.exec || self.flight.is_some() {
+                // Tracing and the flight recorder: one instruction per block, through
+                // the same path.
                 let slot = ((self.pc & 0xfff) >> 1) as usize;
                 let insn = match bus.icache.slot(page, slot) {
                     Some(i) if i.op() != Op::Undecoded => i,
@@ -114,6 +118,9 @@ impl Hart {
                     break;
                 }
                 self.trace(bus, &insn);
+                if let Some(f) = self.flight.as_mut() {
+                    f.record(self.pc, insn.raw(), insn.len(), self.prv);
+                }
                 self.budget -= 1;
                 if let Err(t) = self.execute(bus, insn) {
                     if let Some(s) = self.trap_or_stop(t, bus) {
@@ -276,6 +283,17 @@ impl Hart {
 
     /// The single trap-entry path, for exceptions and interrupts.
     fn enter_trap(&mut self, code: u64, tval: u64, interrupt: bool, bus: &Bus) {
+        if !interrupt {
+            // The same exception at the same pc again and again: a trap loop (a guest
+            // that lost its trap vector). Reported once, when the count reaches 16.
+            let (pc, cause, budget, n) = self.trap_repeat;
+            let again = pc == self.pc && cause == code && budget == self.budget + 1;
+            let n = if again { n + 1 } else { 1 };
+            self.trap_repeat = (self.pc, code, self.budget, n);
+            if n == 16 {
+                self.trap_loop = true;
+            }
+        }
         let deleg = if interrupt {
             self.csr.mideleg
         } else {

@@ -98,6 +98,52 @@ pub struct Hart {
     /// re-arms breakpoints through the new mappings. The run ends at such an
     /// instruction anyway, so this costs nothing on the hot path.
     pub remapped: bool,
+    /// The flight recorder (`--flight-recorder N`): the last instructions this hart
+    /// executed. When on, the hart runs one instruction per loop (the tracing path).
+    pub flight: Option<Box<Flight>>,
+    /// The last exception (pc, cause, budget left) and how many came in a row at the same
+    /// pc with the same cause and nothing executed in between (a trap loop).
+    pub trap_repeat: (u64, u64, u64, u32),
+    /// Set when the hart entered a trap loop; the event loop reports it once.
+    pub trap_loop: bool,
+}
+
+/// A ring of the last executed instructions: (pc, raw bits, length, privilege).
+#[derive(Clone, Debug)]
+pub struct Flight {
+    ring: Vec<(u64, u32, u8, u8)>,
+    next: usize,
+    full: bool,
+}
+
+impl Flight {
+    pub fn new(n: usize) -> Flight {
+        Flight {
+            ring: vec![(0, 0, 0, 0); n.max(1)],
+            next: 0,
+            full: false,
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, pc: u64, raw: u32, len: u8, prv: u8) {
+        self.ring[self.next] = (pc, raw, len, prv);
+        self.next += 1;
+        if self.next == self.ring.len() {
+            self.next = 0;
+            self.full = true;
+        }
+    }
+
+    /// Oldest first.
+    pub fn entries(&self) -> Vec<(u64, u32, u8, u8)> {
+        let mut v = Vec::new();
+        if self.full {
+            v.extend_from_slice(&self.ring[self.next..]);
+        }
+        v.extend_from_slice(&self.ring[..self.next]);
+        v
+    }
 }
 
 impl Hart {
@@ -123,6 +169,9 @@ impl Hart {
             debug_noirq: false,
             debug_frozen: false,
             remapped: false,
+            flight: None,
+            trap_repeat: (0, 0, 0, 0),
+            trap_loop: false,
         };
         h.reset(0x1000);
         h

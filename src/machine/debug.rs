@@ -531,6 +531,40 @@ impl Machine {
         self.vm.after_reset();
     }
 
+    /// Turns the flight recorder on (last `n` instructions per hart) or off (0).
+    pub fn set_flight_recorder(&mut self, n: usize) {
+        for h in &mut self.harts {
+            h.flight = (n > 0).then(|| Box::new(crate::cpu::Flight::new(n)));
+        }
+    }
+
+    /// The flight recorder of hart `h`, disassembled, oldest first; None when off.
+    pub fn flight_log(&self, h: usize) -> Option<String> {
+        use std::fmt::Write;
+        let f = self.harts.get(h)?.flight.as_ref()?;
+        let mut s = String::new();
+        for (pc, raw, len, prv) in f.entries() {
+            let _ = writeln!(
+                s,
+                "  {} {pc:#018x}: {}",
+                Machine::prv_name(prv),
+                crate::disasm::one(pc, raw, len)
+            );
+        }
+        Some(s)
+    }
+
+    /// Harts that entered a trap loop since the last call (each reported once).
+    pub fn take_trap_loops(&mut self) -> Vec<usize> {
+        let mut v = Vec::new();
+        for h in &mut self.harts {
+            if std::mem::take(&mut h.trap_loop) {
+                v.push(h.id);
+            }
+        }
+        v
+    }
+
     /// Whether the event loop should run the harts.
     pub fn running(&self) -> bool {
         self.vm.is_running()
