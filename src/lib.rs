@@ -7,6 +7,7 @@
 //! - [`devices`]: the board's devices, each offset-relative behind the bus.
 //! - [`machine`]: the `virt` board: memory map, device tree, loaders, run loop.
 //! - [`cli`]: QEMU-compatible command-line parsing.
+//! - [`dump`]: `dump-guest-memory`: ELF core and kdump-compressed dump writers.
 //! - [`gdb`]: the GDB remote-protocol server (an adapter over `machine::debug`).
 //! - [`disasm`]: capstone-backed disassembly for traces and monitors.
 //! - [`logging`]: QEMU-style `-d` log categories.
@@ -18,6 +19,7 @@ pub mod console;
 pub mod cpu;
 pub mod devices;
 pub mod disasm;
+pub mod dump;
 pub mod gdb;
 pub mod irq;
 pub mod logging;
