@@ -43,6 +43,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "system_reset",
         "reset the machine (harts, devices, memory images)",
     ),
+    (
+        "dump-guest-memory",
+        "[-p] [-z|-l|-s] [-R] FILE [BEGIN LENGTH]: write an ELF core or kdump file",
+    ),
 ];
 
 fn parse_num(s: &str) -> Option<u64> {
@@ -164,6 +168,7 @@ pub fn run(emu: &mut Emu, cmd: &str) -> String {
                 out.push_str("running\n");
             }
         }
+        "dump-guest-memory" => out.push_str(&crate::dump::hmp::run(&emu.m, rest)),
         "system_reset" => {
             emu.m.reset();
             out.push_str("reset\n");

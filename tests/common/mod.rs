@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the real `haltpoint` binary.
 #![allow(dead_code)]
 
+pub mod gdb;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
