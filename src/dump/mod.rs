@@ -362,11 +362,23 @@ impl Sink {
     }
 
     /// An already-open descriptor (QMP `fd:NAME`): written from its current position;
-    /// nothing is renamed or removed. `name` is for messages.
+    /// nothing is renamed or removed. `name` is for messages. The descriptor is made
+    /// blocking (a dump writes all its bytes or fails); one opened with O_APPEND is
+    /// written sequentially, as a pipe is, since positioned writes would append.
     pub fn from_file(mut file: File, name: &str) -> Sink {
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this File owns; F_GETFL/F_SETFL only read and
+        // change its status flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) };
+        }
+        let append = flags >= 0 && flags & libc::O_APPEND != 0;
         let (base, seekable) = match file.stream_position() {
-            Ok(p) => (p, true),
-            Err(_) => (0, false),
+            Ok(p) if !append => (p, true),
+            _ => (0, false),
         };
         Sink {
             file,
@@ -748,6 +760,22 @@ mod tests {
         a.format = Some(DumpFormat::KdumpZlib);
         let req = validate(&a).unwrap();
         assert!(open_output(&req, &mut |_| Some(w.try_clone().unwrap())).is_ok());
+    }
+
+    #[test]
+    fn append_descriptors_are_written_in_order() {
+        let dir = std::env::temp_dir().join(format!("hp-append-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        std::fs::write(&p, b"old").unwrap();
+        let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        let mut s = Sink::from_file(f, "f");
+        assert!(!s.seekable());
+        s.append(b"abc").unwrap();
+        assert!(s.write_at(0, b"X").is_err());
+        s.finish().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"oldabc");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn pipe() -> (File, File) {
