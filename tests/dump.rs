@@ -196,6 +196,53 @@ fn paging_core_has_virtual_loads() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The Debian kernel at its shell: a paging core holds the kernel's own mappings (Sv57
+/// on this kernel), and gdb reads kernel text and stack through them as the live
+/// session did.
+#[test]
+fn linux_paging_core_reads_kernel_memory() {
+    let args = common::linux_args("2", "console=ttyS0 hp=shell quiet");
+    let hp = Hp::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    hp.wait_console("~ #", 240);
+    let dir = tmpdir("linux");
+    let core = dir.join("core");
+    let dump = format!("monitor dump-guest-memory -p {}", core.display());
+    let regs = ["p/x $pc", "x/4gx $pc", "x/4gx $sp"];
+    let mut cmds = regs.to_vec();
+    cmds.extend_from_slice(&["p/x (unsigned long)$satp >> 60", &dump, "kill"]);
+    let live = hp.gdb_elf(None, &cmds);
+    has(&live, "(elf, paging)");
+    let pc = gdb_value(&live, 1);
+    assert!(pc.starts_with("0xffffffff8"), "stopped in the kernel: {pc}");
+    let l = loads(&core);
+    // The kernel image mapping: KERNEL_LINK_ADDR onto the kernel at RAM base + 2 MiB.
+    assert!(
+        l.iter()
+            .any(|&(_, va, pa, _)| va == 0xffff_ffff_8000_0000 && pa == 0x8020_0000),
+        "{l:x?}"
+    );
+    let core_s = core.display().to_string();
+    let mut args = vec!["-batch", "-nx", "-ex", "set architecture riscv:rv64"];
+    let core_cmd = format!("core-file {core_s}");
+    args.extend_from_slice(&["-ex", &core_cmd]);
+    for c in regs {
+        args.extend_from_slice(&["-ex", c]);
+    }
+    let c = tool("gdb-multiarch", &args, None);
+    eprintln!("--- gdb on core ---\n{c}");
+    assert_eq!(gdb_value(&c, 1), pc);
+    let rows = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("0xffffffff") && l.contains(":\t0x"))
+            .map(|l| l.to_string())
+            .collect()
+    };
+    let (a, b) = (rows(&live), rows(&c));
+    assert_eq!(a.len(), 4, "{live}");
+    assert_eq!(a, b, "kernel text and stack through the core's mappings");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Pages read back from a kdump file by tests/tools/kdump_page.py: header line, then
 /// (paddr, flags, hex).
 fn kdump_pages(file: &Path, paddrs: &[u64]) -> (String, Vec<(u64, u32, String)>) {

@@ -13,41 +13,8 @@ use std::time::{Duration, Instant};
 
 const MARKER: &str = "HALTPOINT-MARKER: userspace reached";
 
-fn cache_file(name: &str) -> String {
-    let p = linux_cache().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `sh tests/linux/fetch.sh` (make test does) to fetch the Debian guests",
-        p.display()
-    );
-    p.display().to_string()
-}
-
-fn boot_args(smp: &str, append: &str) -> Vec<String> {
-    [
-        "-M",
-        "virt",
-        "-m",
-        "512M",
-        "-smp",
-        smp,
-        "-nographic",
-        "-bios",
-        &cache_file("fw_dynamic.bin"),
-        "-kernel",
-        &cache_file("vmlinux"),
-        "-initrd",
-        &cache_file("initramfs.cpio.gz"),
-        "-append",
-        append,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 fn boot(smp: &str, append: &str, extra: &[&str]) -> Run {
-    let mut args = boot_args(smp, append);
+    let mut args = linux_args(smp, append);
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     run(&refs, 300)
@@ -186,7 +153,7 @@ impl Drop for Console {
 
 #[test]
 fn busybox_commands_on_the_serial_console() {
-    let mut c = Console::start(&boot_args("2", "console=ttyS0 hp=shell quiet"));
+    let mut c = Console::start(&linux_args("2", "console=ttyS0 hp=shell quiet"));
     c.expect(MARKER, 300);
     c.expect("# ", 120);
     c.send("echo hello-$((6*7))");
@@ -211,7 +178,7 @@ fn busybox_commands_on_the_serial_console() {
 #[test]
 fn guest_reboot_resets_the_machine() {
     // Without -no-reboot, a guest reboot resets the board and boots again, as QEMU does.
-    let mut c = Console::start(&boot_args("1", "console=ttyS0 hp=reboot quiet"));
+    let mut c = Console::start(&linux_args("1", "console=ttyS0 hp=reboot quiet"));
     c.expect("OpenSBI v", 120);
     c.expect("reboot: Restarting system", 300);
     c.expect("OpenSBI v", 120);

@@ -1,10 +1,11 @@
 //! A running haltpoint with a gdb server on the demo guest, and gdb-multiarch in batch
 //! mode against it (used by the gdb and dump tests).
 //!
-//! `Hp::start` runs haltpoint with `-S -gdb tcp::0`, reads the port it bound from its
-//! stderr, and always kills it on drop (printing its output on failure).
+//! `Hp::start` runs the demo with `-S -gdb tcp::0` (`Hp::spawn` any command line with
+//! `-gdb tcp::0`), reads the port it bound from its stderr, and always kills it on drop
+//! (printing its output on failure).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,10 +14,13 @@ use std::time::{Duration, Instant};
 pub struct Hp {
     pub child: Child,
     pub err: Arc<Mutex<String>>,
+    /// The guest's console output so far.
+    pub out: Arc<Mutex<String>>,
     pub port: u16,
 }
 
 impl Hp {
+    /// The demo guest, stopped before its first instruction (`-S`).
     pub fn start(extra: &[&str]) -> Hp {
         let demo = super::guest("demo/demo.elf");
         let mut args = vec![
@@ -29,11 +33,17 @@ impl Hp {
             &demo,
         ];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&["-S", "-gdb", "tcp::0"]);
+        args.push("-S");
+        Hp::spawn(&args)
+    }
+
+    /// haltpoint with `args` and `-gdb tcp::0`; its console output is collected.
+    pub fn spawn(args: &[&str]) -> Hp {
         let mut child = Command::new(super::bin())
-            .args(&args)
+            .args(args)
+            .args(["-gdb", "tcp::0"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn haltpoint");
@@ -48,9 +58,24 @@ impl Hp {
                 e.push('\n');
             }
         });
+        let mut stdout = child.stdout.take().expect("stdout");
+        let out = Arc::new(Mutex::new(String::new()));
+        let o2 = out.clone();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut b) {
+                if n == 0 {
+                    break;
+                }
+                o2.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&b[..n]));
+            }
+        });
         let mut hp = Hp {
             child,
             err,
+            out,
             port: 0,
         };
         hp.port = hp.wait_for(|s| {
@@ -82,21 +107,35 @@ impl Hp {
         self.err.lock().unwrap().clone()
     }
 
-    /// Runs gdb in batch mode with `cmds` after connecting; returns its output.
+    /// Waits (up to `secs`) until the console output contains `pat`.
+    pub fn wait_console(&self, pat: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !self.out.lock().unwrap().contains(pat) {
+            assert!(
+                Instant::now() < deadline,
+                "no {pat:?} on the console:\n{}\nstderr:\n{}",
+                self.out.lock().unwrap(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs gdb in batch mode on the demo ELF with `cmds` after connecting.
     pub fn gdb(&self, cmds: &[&str]) -> String {
+        self.gdb_elf(Some(&super::guest("demo/demo.elf")), cmds)
+    }
+
+    /// Runs gdb in batch mode (with the symbols of `elf`, if any) with `cmds` after
+    /// connecting; returns its output.
+    pub fn gdb_elf(&self, elf: Option<&str>, cmds: &[&str]) -> String {
         let target = format!("target remote 127.0.0.1:{}", self.port);
-        let elf = super::guest("demo/demo.elf");
-        let file = format!("file {elf}");
-        let mut args: Vec<&str> = vec![
-            "-batch",
-            "-nx",
-            "-ex",
-            "set architecture riscv:rv64",
-            "-ex",
-            &file,
-            "-ex",
-            &target,
-        ];
+        let file = elf.map(|e| format!("file {e}"));
+        let mut args: Vec<&str> = vec!["-batch", "-nx", "-ex", "set architecture riscv:rv64"];
+        if let Some(f) = &file {
+            args.extend_from_slice(&["-ex", f]);
+        }
+        args.extend_from_slice(&["-ex", &target]);
         for c in cmds {
             args.push("-ex");
             args.push(c);

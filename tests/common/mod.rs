@@ -94,3 +94,33 @@ pub fn linux_cache() -> PathBuf {
         });
     base.join("haltpoint")
 }
+
+/// A file of the Debian guest cache, which must exist.
+pub fn linux_file(name: &str) -> String {
+    let p = linux_cache().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `sh tests/linux/fetch.sh` (make test does) to fetch the Debian guests",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+/// The command line that boots the Debian kernel and initramfs (512 MiB, OpenSBI).
+pub fn linux_args(smp: &str, append: &str) -> Vec<String> {
+    let mut v: Vec<String> = ["-M", "virt", "-m", "512M", "-smp", smp, "-nographic"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (opt, file) in [
+        ("-bios", "fw_dynamic.bin"),
+        ("-kernel", "vmlinux"),
+        ("-initrd", "initramfs.cpio.gz"),
+    ] {
+        v.push(opt.into());
+        v.push(linux_file(file));
+    }
+    v.push("-append".into());
+    v.push(append.into());
+    v
+}
