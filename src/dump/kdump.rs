@@ -234,9 +234,7 @@ impl KdumpWriter {
         let bitmap_len = max_mapnr.div_ceil(8).div_ceil(BLOCK) * BLOCK;
         let mut bitmap = vec![0u8; bitmap_len as usize];
         for &(p, n) in &runs {
-            for pfn in p..p + n {
-                bitmap[(pfn / 8) as usize] |= 1 << (pfn % 8);
-            }
+            set_bits(&mut bitmap, p, p + n);
         }
         let bitmap_blocks = 2 * bitmap_len / BLOCK;
         let offset_bitmap = (1 + sub_hdr_size) * BLOCK;
@@ -395,6 +393,22 @@ impl Writer for KdumpWriter {
     }
 }
 
+/// Sets bits `[from, to)` of an LSB-first bitmap, whole bytes at a time in the middle.
+fn set_bits(map: &mut [u8], from: u64, to: u64) {
+    let mut b = from;
+    while b < to && b % 8 != 0 {
+        map[(b / 8) as usize] |= 1 << (b % 8);
+        b += 1;
+    }
+    let whole = (to - b) / 8;
+    map[(b / 8) as usize..((b / 8) + whole) as usize].fill(0xff);
+    b += whole * 8;
+    while b < to {
+        map[(b / 8) as usize] |= 1 << (b % 8);
+        b += 1;
+    }
+}
+
 /// A page of guest memory; a page that straddles the end of a region reads as zero past it.
 fn page_of(m: &Machine, pa: u64) -> Result<std::borrow::Cow<'_, [u8]>, DumpError> {
     if let Ok(p) = guest_bytes(m, pa, PAGE_SIZE) {
@@ -513,6 +527,18 @@ mod tests {
         );
         assert_eq!(h[24..32], [0, 0, 0, 0, 0, 0, 0, 1], "version: be64 1");
         assert!(h[32..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn bitmap_ranges() {
+        let mut m = [0u8; 4];
+        set_bits(&mut m, 3, 21);
+        assert_eq!(m, [0b1111_1000, 0xff, 0b0001_1111, 0]);
+        let mut m = [0u8; 2];
+        set_bits(&mut m, 8, 16);
+        assert_eq!(m, [0, 0xff]);
+        set_bits(&mut m, 1, 2);
+        assert_eq!(m, [2, 0xff]);
     }
 
     #[test]
