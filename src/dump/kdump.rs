@@ -396,7 +396,7 @@ impl Writer for KdumpWriter {
 /// Sets bits `[from, to)` of an LSB-first bitmap, whole bytes at a time in the middle.
 fn set_bits(map: &mut [u8], from: u64, to: u64) {
     let mut b = from;
-    while b < to && b % 8 != 0 {
+    while b < to && !b.is_multiple_of(8) {
         map[(b / 8) as usize] |= 1 << (b % 8);
         b += 1;
     }
