@@ -23,16 +23,7 @@ impl Hp {
     /// The demo guest, stopped before its first instruction (`-S`).
     pub fn start(extra: &[&str]) -> Hp {
         let demo = super::guest("demo/demo.elf");
-        let mut args = vec![
-            "-M",
-            "virt",
-            "-bios",
-            "none",
-            "-nographic",
-            "-kernel",
-            &demo,
-        ];
-        args.extend_from_slice(extra);
+        let mut args = super::bare_args(&demo, extra);
         args.push("-S");
         Hp::spawn(&args)
     }

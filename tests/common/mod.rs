@@ -66,9 +66,8 @@ pub fn run(args: &[&str], secs: u32) -> Run {
     run_with_input(args, b"", secs)
 }
 
-/// Runs a bare-metal test guest with `-bios none` and returns the run.
-pub fn run_guest(elf: &str, extra: &[&str]) -> Run {
-    let path = guest(elf);
+/// The command line of a bare-metal guest (`-bios none`, no display).
+pub fn bare_args<'a>(kernel: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "-M",
         "virt",
@@ -76,10 +75,16 @@ pub fn run_guest(elf: &str, extra: &[&str]) -> Run {
         "none",
         "-nographic",
         "-kernel",
-        &path,
+        kernel,
     ];
     args.extend_from_slice(extra);
-    run(&args, 60)
+    args
+}
+
+/// Runs a bare-metal test guest with `-bios none` and returns the run.
+pub fn run_guest(elf: &str, extra: &[&str]) -> Run {
+    let path = guest(elf);
+    run(&bare_args(&path, extra), 60)
 }
 
 /// The Debian guest cache built by tests/linux/fetch.sh.
