@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/release/haltpoint
 # Debian packages the build and the tests need (installed only when missing).
 DEB_BUILD := cmake gcc make
-DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-misc python3-venv e2fsprogs tmux
+DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-misc python3-venv e2fsprogs tmux makedumpfile python3-lzo python3-snappy
 
 .PHONY: all build run test test-unit test-linux deps deps-build bench guests lint fmt clippy clean qmp-doc venv
 

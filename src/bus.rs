@@ -259,6 +259,17 @@ pub trait Device: Send + AsAny {
     fn tick(&mut self, _ctx: &mut DevCtx) {}
     /// Resets the device to its power-on state.
     fn reset(&mut self) {}
+    /// The device's fields for the device-state file ([`crate::devstate`]); None when
+    /// it has no state of its own (and so no section in the file).
+    fn save_state(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Reads fields written by [`Device::save_state`], checking all of them, and
+    /// changes the device only when `apply` (loading checks every section first).
+    fn load_state(&mut self, data: &[u8], apply: bool) -> Result<(), String> {
+        let _ = (data, apply);
+        Err(format!("{} has no saved state", self.name()))
+    }
     /// For the board's typed access to specific devices (console input, for example).
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }

@@ -4,9 +4,11 @@
 //! - [`cpu`]: the RV64GC interpreter (decode, execute, CSRs, traps, MMU, FPU).
 //! - [`bus`]: guest RAM, the MMIO device trait and the bus that routes accesses.
 //! - [`irq`]: interrupt state owned by the machine (CLINT/PLIC outputs per hart).
+//! - [`devstate`]: the device-state file (QEVM v3): all machine state but RAM.
 //! - [`devices`]: the board's devices, each offset-relative behind the bus.
 //! - [`machine`]: the `virt` board: memory map, device tree, loaders, run loop.
 //! - [`cli`]: QEMU-compatible command-line parsing.
+//! - [`dump`]: `dump-guest-memory`: ELF core and kdump-compressed dump writers.
 //! - [`gdb`]: the GDB remote-protocol server (an adapter over `machine::debug`).
 //! - [`disasm`]: capstone-backed disassembly for traces and monitors.
 //! - [`logging`]: QEMU-style `-d` log categories.
@@ -22,7 +24,9 @@ pub mod clock;
 pub mod console;
 pub mod cpu;
 pub mod devices;
+pub mod devstate;
 pub mod disasm;
+pub mod dump;
 pub mod gdb;
 pub mod irq;
 pub mod logging;

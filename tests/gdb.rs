@@ -5,131 +5,10 @@
 
 mod common;
 
+use common::gdb::{has, Hp};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A running haltpoint; killed on drop.
-struct Hp {
-    child: Child,
-    err: Arc<Mutex<String>>,
-    port: u16,
-}
-
-impl Hp {
-    fn start(extra: &[&str]) -> Hp {
-        let demo = common::guest("demo/demo.elf");
-        let mut args = vec![
-            "-M",
-            "virt",
-            "-bios",
-            "none",
-            "-nographic",
-            "-kernel",
-            &demo,
-        ];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["-S", "-gdb", "tcp::0"]);
-        let mut child = Command::new(common::bin())
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn haltpoint");
-        let err = common::collect_lines(child.stderr.take().expect("stderr"));
-        let mut hp = Hp {
-            child,
-            err,
-            port: 0,
-        };
-        hp.port = hp.wait_for(common::gdb_port);
-        hp
-    }
-
-    /// Waits (up to 20 s) until `f` finds something in haltpoint's stderr.
-    fn wait_for<T>(&self, f: impl Fn(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(v) = f(&self.err.lock().unwrap()) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out; stderr:\n{}",
-                self.stderr()
-            );
-            std::thread::yield_now();
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.err.lock().unwrap().clone()
-    }
-
-    /// Runs gdb in batch mode with `cmds` after connecting; returns its output.
-    fn gdb(&self, cmds: &[&str]) -> String {
-        let target = format!("target remote 127.0.0.1:{}", self.port);
-        let elf = common::guest("demo/demo.elf");
-        let file = format!("file {elf}");
-        let mut args: Vec<&str> = vec![
-            "-batch",
-            "-nx",
-            "-ex",
-            "set architecture riscv:rv64",
-            "-ex",
-            &file,
-            "-ex",
-            &target,
-        ];
-        for c in cmds {
-            args.push("-ex");
-            args.push(c);
-        }
-        let out = Command::new("timeout")
-            .arg("60")
-            .arg("gdb-multiarch")
-            .args(&args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run gdb-multiarch");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("--- gdb ---\n{text}");
-        text
-    }
-
-    /// Waits for haltpoint to exit (up to 20 s); returns its status.
-    fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-}
-
-impl Drop for Hp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- haltpoint stderr ---\n{}", self.stderr());
-        }
-    }
-}
-
-fn has(out: &str, s: &str) {
-    assert!(out.contains(s), "missing {s:?} in gdb output:\n{out}");
-}
 
 #[test]
 fn gdb_registers_memory_step() {
@@ -230,32 +109,6 @@ fn gdb_threads_monitor() {
 }
 
 #[test]
-fn gdb_monitor_info_vmcoreinfo_and_guest_panic() {
-    // The demo's crash mode (-append panic): before the registration there is no note;
-    // after it, the monitor shows the guest's keys. Then the pvpanic report ends the run
-    // with the default panic action (shutdown, status 0).
-    let mut hp = Hp::start(&["-append", "panic"]);
-    let out = hp.gdb(&[
-        "monitor info vmcoreinfo",
-        "break register_vmcoreinfo",
-        "continue",
-        "finish",
-        "monitor info vmcoreinfo",
-        "continue",
-    ]);
-    has(&out, "vmcoreinfo: the guest has not registered a note");
-    has(&out, "in demo_crash ()");
-    has(&out, "vmcoreinfo: guest_format 1 size 116 paddr 0x8000");
-    has(&out, "note: 116 bytes, descriptor 92 bytes");
-    has(&out, "phys_base: 0x80000000");
-    has(&out, "DEMO(crash)=pvpanic");
-    has(&out, "NUMBER(phys_ram_base)=2147483648");
-    has(&out, "OSRELEASE=haltpoint-demo");
-    assert_eq!(hp.wait_exit(), Some(0));
-    assert!(hp.stderr().contains("Guest crashed"), "{}", hp.stderr());
-}
-
-#[test]
 fn gdb_detach_and_reattach() {
     let mut hp = Hp::start(&[]);
     let out = hp.gdb(&["break main", "continue", "delete", "detach"]);
@@ -346,4 +199,30 @@ fn gdb_scripts_priv_trap_walk() {
     has(&out, "0xffffffffc0000780 -> physical 0x80000780");
     has(&out, "level 2: pte @ 0x80100000 = 0x0000000000000000 []");
     has(&out, "invalid: page fault");
+}
+
+#[test]
+fn gdb_monitor_info_vmcoreinfo_and_guest_panic() {
+    // The demo's crash mode (-append panic): before the registration there is no note;
+    // after it, the monitor shows the guest's keys. Then the pvpanic report ends the run
+    // with the default panic action (shutdown, status 0).
+    let mut hp = Hp::start(&["-append", "panic"]);
+    let out = hp.gdb(&[
+        "monitor info vmcoreinfo",
+        "break register_vmcoreinfo",
+        "continue",
+        "finish",
+        "monitor info vmcoreinfo",
+        "continue",
+    ]);
+    has(&out, "vmcoreinfo: the guest has not registered a note");
+    has(&out, "in demo_crash ()");
+    has(&out, "vmcoreinfo: guest_format 1 size 116 paddr 0x8000");
+    has(&out, "note: 116 bytes, descriptor 92 bytes");
+    has(&out, "phys_base: 0x80000000");
+    has(&out, "DEMO(crash)=pvpanic");
+    has(&out, "NUMBER(phys_ram_base)=2147483648");
+    has(&out, "OSRELEASE=haltpoint-demo");
+    assert_eq!(hp.wait_exit(), Some(0));
+    hp.wait_for(|e| e.contains("Guest crashed").then_some(()));
 }

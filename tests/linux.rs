@@ -13,41 +13,8 @@ use std::time::{Duration, Instant};
 
 const MARKER: &str = "HALTPOINT-MARKER: userspace reached";
 
-fn cache_file(name: &str) -> String {
-    let p = linux_cache().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `sh tests/linux/fetch.sh` (make test does) to fetch the Debian guests",
-        p.display()
-    );
-    p.display().to_string()
-}
-
-fn boot_args(smp: &str, append: &str) -> Vec<String> {
-    [
-        "-M",
-        "virt",
-        "-m",
-        "512M",
-        "-smp",
-        smp,
-        "-nographic",
-        "-bios",
-        &cache_file("fw_dynamic.bin"),
-        "-kernel",
-        &cache_file("vmlinux"),
-        "-initrd",
-        &cache_file("initramfs.cpio.gz"),
-        "-append",
-        append,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 fn boot(smp: &str, append: &str, extra: &[&str]) -> Run {
-    let mut args = boot_args(smp, append);
+    let mut args = linux_args(smp, append);
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     run(&refs, 300)
@@ -202,7 +169,7 @@ impl Drop for Console {
 
 #[test]
 fn busybox_commands_on_the_serial_console() {
-    let mut c = Console::start(&boot_args("2", "console=ttyS0 hp=shell quiet"));
+    let mut c = Console::start(&linux_args("2", "console=ttyS0 hp=shell quiet"));
     c.expect(MARKER, 300);
     c.expect("# ", 120);
     c.send("echo hello-$((6*7))");
@@ -227,7 +194,7 @@ fn busybox_commands_on_the_serial_console() {
 #[test]
 fn guest_reboot_resets_the_machine() {
     // Without -no-reboot, a guest reboot resets the board and boots again, as QEMU does.
-    let mut c = Console::start(&boot_args("1", "console=ttyS0 hp=reboot quiet"));
+    let mut c = Console::start(&linux_args("1", "console=ttyS0 hp=reboot quiet"));
     c.expect("OpenSBI v", 120);
     c.expect("reboot: Restarting system", 300);
     c.expect("OpenSBI v", 120);
@@ -239,7 +206,7 @@ fn debian_registers_its_vmcoreinfo_through_fw_cfg() {
     // Debian's unmodified kernel: its qemu_fw_cfg module finds etc/vmcoreinfo (on by
     // default) and writes the address of its VMCOREINFO note. The guest also reads a
     // -fw_cfg file through sysfs. A debugger then reads the note on the host side.
-    let mut args = boot_args("1", "console=ttyS0 hp=fwcfg quiet");
+    let mut args = linux_args("1", "console=ttyS0 hp=fwcfg quiet");
     args.extend(
         [
             "-fw_cfg",
@@ -297,15 +264,45 @@ fn debian_registers_its_vmcoreinfo_through_fw_cfg() {
 #[test]
 fn debian_watchdog_fires_when_not_petted() {
     // sunxi_wdt (with the watchdog core) drives haltpoint's sun6i watchdog; the guest
-    // opens /dev/watchdog with a 1 s timeout and never pets it. The default action is a
-    // reset, which -no-reboot turns into an exit with status 0.
-    let r = boot("1", "console=ttyS0 hp=watchdog quiet", &["-no-reboot"]);
-    assert_eq!(r.status, 0, "{}", r.all());
-    assert!(
-        r.stdout.contains("HALTPOINT-WATCHDOG: armed, not petting"),
-        "{}",
-        r.all()
+    // opens /dev/watchdog with a 1 s timeout and never pets it. With the `debug` action
+    // and gdb waiting in `continue`, the expiry stops the VM in `debug`, gdb hears
+    // SIGTRAP, and QMP sees WATCHDOG then STOP.
+    use common::qmp::{Rsp, Vm};
+    let dir = common::qmp::tmpdir("debwdt");
+    let sock = dir.join("q.sock");
+    let mut args = linux_args("1", "console=ttyS0 hp=watchdog quiet");
+    args.retain(|a| a != "-nographic");
+    args.extend(
+        [
+            "-serial",
+            "none",
+            "-S",
+            "-action",
+            "watchdog=debug",
+            "-gdb",
+            "tcp:127.0.0.1:0",
+            "-qmp",
+            &format!("unix:{},server=on,wait=off", sock.display()),
+        ]
+        .map(String::from),
     );
-    assert!(!r.stdout.contains("still alive"), "{}", r.all());
-    assert!(r.stderr.contains("watchdog: timer fired"), "{}", r.all());
+    let vm = Vm::spawn(&args, dir, &[sock]);
+    let mut q = vm.qmp();
+    let t = std::time::Instant::now();
+    let port = loop {
+        if let Some(p) = common::gdb_port(&vm.stderr()) {
+            break p;
+        }
+        assert!(t.elapsed().as_secs() < 10, "{}", vm.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut g = Rsp::connect_timeout(port, 300);
+    g.packet("QStartNoAckMode");
+    g.send("vCont;c");
+    let stop = g.recv();
+    assert!(stop.starts_with("T05"), "{stop}");
+    let ev = q.wait_event("WATCHDOG");
+    assert_eq!(ev["data"]["action"], "debug");
+    assert_eq!(q.status(), "debug");
+    assert!(vm.stderr_has("watchdog: timer fired"), "{}", vm.stderr());
 }

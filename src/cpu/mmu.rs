@@ -176,13 +176,14 @@ pub struct WalkStep {
     pub pte: u64,
 }
 
-const PTE_V: u64 = 1;
-const PTE_R: u64 = 2;
-const PTE_W: u64 = 4;
-const PTE_X: u64 = 8;
-const PTE_U: u64 = 16;
-const PTE_A: u64 = 64;
-const PTE_D: u64 = 128;
+/// PTE bits (also read by the dump's page-table enumeration).
+pub const PTE_V: u64 = 1;
+pub const PTE_R: u64 = 2;
+pub const PTE_W: u64 = 4;
+pub const PTE_X: u64 = 8;
+pub const PTE_U: u64 = 16;
+pub const PTE_A: u64 = 64;
+pub const PTE_D: u64 = 128;
 
 impl Hart {
     /// Recomputes which TLB sets apply after a privilege or mstatus change.

@@ -216,6 +216,39 @@ impl Device for GoldfishRtc {
         *self = GoldfishRtc::new(self.irq, self.base_ns);
     }
 
+    /// Everything but the PLIC line, base_ns included: the guest's clock goes on from
+    /// where it was, whichever host loads the state.
+    fn save_state(&self) -> Option<Vec<u8>> {
+        let mut e = crate::devstate::Enc::default();
+        e.u64(self.base_ns);
+        e.u64(self.offset_ns);
+        e.u32(self.time_high);
+        e.u64(self.alarm_ns);
+        e.bool(self.alarm_running);
+        e.bool(self.irq_pending);
+        e.bool(self.irq_enabled);
+        Some(e.0)
+    }
+
+    fn load_state(&mut self, data: &[u8], apply: bool) -> Result<(), String> {
+        let mut d = crate::devstate::Dec::new(data, "section 'goldfish_rtc'");
+        let v = GoldfishRtc {
+            irq: self.irq,
+            base_ns: d.u64()?,
+            offset_ns: d.u64()?,
+            time_high: d.u32()?,
+            alarm_ns: d.u64()?,
+            alarm_running: d.bool()?,
+            irq_pending: d.bool()?,
+            irq_enabled: d.bool()?,
+        };
+        d.end()?;
+        if apply {
+            *self = v;
+        }
+        Ok(())
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }

@@ -393,6 +393,41 @@ impl Device for Uart {
         self.update_irq(ctx);
     }
 
+    /// Registers and the receive FIFO. Host input not yet in the FIFO is the host's,
+    /// as across a reset, and stays where it is.
+    fn save_state(&self) -> Option<Vec<u8>> {
+        let mut e = crate::devstate::Enc::default();
+        e.u16(self.divider);
+        for v in [self.ier, self.lcr, self.mcr, self.scr, self.fcr] {
+            e.u8(v);
+        }
+        e.bool(self.overrun);
+        e.bool(self.thr_ipending);
+        e.bytes(&self.rx.iter().copied().collect::<Vec<u8>>());
+        Some(e.0)
+    }
+
+    fn load_state(&mut self, data: &[u8], apply: bool) -> Result<(), String> {
+        let mut d = crate::devstate::Dec::new(data, "section 'ns16550a'");
+        let divider = d.u16()?;
+        let mut r = [0u8; 5];
+        for v in &mut r {
+            *v = d.u8()?;
+        }
+        let overrun = d.bool()?;
+        let thr_ipending = d.bool()?;
+        let rx = d.bytes(FIFO_LEN)?;
+        d.end()?;
+        if apply {
+            self.divider = divider;
+            [self.ier, self.lcr, self.mcr, self.scr, self.fcr] = r;
+            self.overrun = overrun;
+            self.thr_ipending = thr_ipending;
+            self.rx = rx.iter().copied().collect();
+        }
+        Ok(())
+    }
+
     fn reset(&mut self) {
         // Host input already queued survives a guest reset, as a terminal's would.
         let input = std::mem::take(&mut self.input);

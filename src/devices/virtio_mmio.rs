@@ -412,6 +412,79 @@ impl Device for VirtioMmio {
         self.config_generation = 0;
     }
 
+    /// The transport registers and every queue. The backend (virtio-blk) keeps no state
+    /// between requests; its device id is saved so a file for another device is refused.
+    /// Empty transports have no state worth a section.
+    fn save_state(&self) -> Option<Vec<u8>> {
+        let b = self.backend.as_ref()?;
+        let mut e = crate::devstate::Enc::default();
+        e.u32(b.device_id());
+        for v in [
+            self.device_features_sel,
+            self.driver_features_sel,
+            self.queue_sel,
+            self.interrupt_status,
+            self.status,
+            self.config_generation,
+        ] {
+            e.u32(v);
+        }
+        e.u64(self.driver_features);
+        e.u32(self.queues.len() as u32);
+        for q in &self.queues {
+            e.u32(q.num);
+            e.bool(q.ready);
+            e.u64(q.desc);
+            e.u64(q.driver);
+            e.u64(q.device);
+            e.u16(q.last_avail);
+        }
+        Some(e.0)
+    }
+
+    fn load_state(&mut self, data: &[u8], apply: bool) -> Result<(), String> {
+        let mut d = crate::devstate::Dec::new(data, "section 'virtio_mmio'");
+        let id = d.u32()?;
+        if self.backend.as_ref().map(|b| b.device_id()) != Some(id) {
+            return Err(format!(
+                "Section 'virtio_mmio' is for virtio device type {id}"
+            ));
+        }
+        let mut r = [0u32; 6];
+        for v in &mut r {
+            *v = d.u32()?;
+        }
+        let driver_features = d.u64()?;
+        if d.u32()? as usize != self.queues.len() {
+            return Err("Section 'virtio_mmio' has another number of queues".into());
+        }
+        let mut queues = Vec::with_capacity(self.queues.len());
+        for _ in 0..self.queues.len() {
+            queues.push(VirtQueue {
+                num: d.u32()?,
+                ready: d.bool()?,
+                desc: d.u64()?,
+                driver: d.u64()?,
+                device: d.u64()?,
+                last_avail: d.u16()?,
+            });
+        }
+        d.end()?;
+        if apply {
+            [
+                self.device_features_sel,
+                self.driver_features_sel,
+                self.queue_sel,
+                self.interrupt_status,
+                self.status,
+                self.config_generation,
+            ] = r;
+            self.driver_features = driver_features;
+            self.queues = queues;
+        }
+        Ok(())
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }

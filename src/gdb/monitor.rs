@@ -47,6 +47,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "system_reset",
         "reset the machine (harts, devices, memory images)",
     ),
+    (
+        "dump-guest-memory",
+        "[-p] [-z|-l|-s] [-R] FILE [BEGIN LENGTH]: write an ELF core or kdump file",
+    ),
 ];
 
 fn parse_num(s: &str) -> Option<u64> {
@@ -171,6 +175,7 @@ pub fn run(emu: &mut Emu, cmd: &str) -> String {
                 let _ = writeln!(out, "cannot continue in state {}", emu.m.vm.state().name());
             }
         }
+        "dump-guest-memory" => out.push_str(&crate::dump::hmp::run(&emu.m, rest)),
         "system_reset" => {
             emu.m
                 .vm

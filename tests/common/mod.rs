@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: run the real `haltpoint` binary.
 #![allow(dead_code)]
 
+pub mod gdb;
+pub mod qmp;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -66,9 +69,8 @@ pub fn run(args: &[&str], secs: u32) -> Run {
     run_with_input(args, b"", secs)
 }
 
-/// Runs a bare-metal test guest with `-bios none` and returns the run.
-pub fn run_guest(elf: &str, extra: &[&str]) -> Run {
-    let path = guest(elf);
+/// The command line of a bare-metal guest (`-bios none`, no display).
+pub fn bare_args<'a>(kernel: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "-M",
         "virt",
@@ -76,10 +78,16 @@ pub fn run_guest(elf: &str, extra: &[&str]) -> Run {
         "none",
         "-nographic",
         "-kernel",
-        &path,
+        kernel,
     ];
     args.extend_from_slice(extra);
-    run(&args, 60)
+    args
+}
+
+/// Runs a bare-metal test guest with `-bios none` and returns the run.
+pub fn run_guest(elf: &str, extra: &[&str]) -> Run {
+    let path = guest(elf);
+    run(&bare_args(&path, extra), 60)
 }
 
 /// The Debian guest cache built by tests/linux/fetch.sh.
@@ -94,8 +102,6 @@ pub fn linux_cache() -> PathBuf {
         });
     base.join("haltpoint")
 }
-pub mod qmp;
-
 /// Collects the lines a child writes to `pipe` (its stderr) in a thread.
 pub fn collect_lines(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     let text = Arc::new(Mutex::new(String::new()));
@@ -118,4 +124,34 @@ pub fn gdb_port(stderr: &str) -> Option<u16> {
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
         .and_then(|p| p.parse().ok())
+}
+
+/// A file of the Debian guest cache, which must exist.
+pub fn linux_file(name: &str) -> String {
+    let p = linux_cache().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `sh tests/linux/fetch.sh` (make test does) to fetch the Debian guests",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+/// The command line that boots the Debian kernel and initramfs (512 MiB, OpenSBI).
+pub fn linux_args(smp: &str, append: &str) -> Vec<String> {
+    let mut v: Vec<String> = ["-M", "virt", "-m", "512M", "-smp", smp, "-nographic"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (opt, file) in [
+        ("-bios", "fw_dynamic.bin"),
+        ("-kernel", "vmlinux"),
+        ("-initrd", "initramfs.cpio.gz"),
+    ] {
+        v.push(opt.into());
+        v.push(linux_file(file));
+    }
+    v.push("-append".into());
+    v.push(append.into());
+    v
 }

@@ -274,8 +274,13 @@ pub struct Rsp {
 
 impl Rsp {
     pub fn connect(port: u16) -> Rsp {
+        Rsp::connect_timeout(port, 20)
+    }
+
+    /// Connects; replies (stops) may take up to `secs`.
+    pub fn connect_timeout(port: u16, secs: u64) -> Rsp {
         let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(secs))).unwrap();
         Rsp { s, ack: true }
     }
 

@@ -1,0 +1,175 @@
+//! A running haltpoint with a gdb server on the demo guest, and gdb-multiarch in batch
+//! mode against it (used by the gdb and dump tests).
+//!
+//! `Hp::start` runs the demo with `-S -gdb tcp::0` (`Hp::spawn` any command line with
+//! `-gdb tcp::0`), reads the port it bound from its stderr, and always kills it on drop
+//! (printing its output on failure).
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running haltpoint; killed on drop.
+pub struct Hp {
+    pub child: Child,
+    pub err: Arc<Mutex<String>>,
+    /// The guest's console output so far.
+    pub out: Arc<Mutex<String>>,
+    pub port: u16,
+}
+
+impl Hp {
+    /// The demo guest, stopped before its first instruction (`-S`).
+    pub fn start(extra: &[&str]) -> Hp {
+        let demo = super::guest("demo/demo.elf");
+        let mut args = super::bare_args(&demo, extra);
+        args.push("-S");
+        Hp::spawn(&args)
+    }
+
+    /// haltpoint with `args` and `-gdb tcp::0`; its console output is collected.
+    pub fn spawn(args: &[&str]) -> Hp {
+        let mut child = Command::new(super::bin())
+            .args(args)
+            .args(["-gdb", "tcp::0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn haltpoint");
+        let stderr = child.stderr.take().expect("stderr");
+        let err = Arc::new(Mutex::new(String::new()));
+        let e2 = err.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(l) = line else { break };
+                let mut e = e2.lock().unwrap();
+                e.push_str(&l);
+                e.push('\n');
+            }
+        });
+        let mut stdout = child.stdout.take().expect("stdout");
+        let out = Arc::new(Mutex::new(String::new()));
+        let o2 = out.clone();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut b) {
+                if n == 0 {
+                    break;
+                }
+                o2.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&b[..n]));
+            }
+        });
+        let mut hp = Hp {
+            child,
+            err,
+            out,
+            port: 0,
+        };
+        hp.port = hp.wait_for(|s| {
+            s.split("listening on tcp:127.0.0.1:")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|p| p.parse().ok())
+        });
+        hp
+    }
+
+    /// Waits (up to 20 s) until `f` finds something in haltpoint's stderr.
+    pub fn wait_for<T>(&self, f: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(v) = f(&self.err.lock().unwrap()) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `secs`) until the console output contains `pat`.
+    pub fn wait_console(&self, pat: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !self.out.lock().unwrap().contains(pat) {
+            assert!(
+                Instant::now() < deadline,
+                "no {pat:?} on the console:\n{}\nstderr:\n{}",
+                self.out.lock().unwrap(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs gdb in batch mode on the demo ELF with `cmds` after connecting.
+    pub fn gdb(&self, cmds: &[&str]) -> String {
+        self.gdb_elf(Some(&super::guest("demo/demo.elf")), cmds)
+    }
+
+    /// Runs gdb in batch mode (with the symbols of `elf`, if any) with `cmds` after
+    /// connecting; returns its output.
+    pub fn gdb_elf(&self, elf: Option<&str>, cmds: &[&str]) -> String {
+        let target = format!("target remote 127.0.0.1:{}", self.port);
+        let file = elf.map(|e| format!("file {e}"));
+        let mut args: Vec<&str> = vec!["-batch", "-nx", "-ex", "set architecture riscv:rv64"];
+        if let Some(f) = &file {
+            args.extend_from_slice(&["-ex", f]);
+        }
+        args.extend_from_slice(&["-ex", &target]);
+        for c in cmds {
+            args.push("-ex");
+            args.push(c);
+        }
+        let out = Command::new("timeout")
+            .arg("60")
+            .arg("gdb-multiarch")
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run gdb-multiarch");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("--- gdb ---\n{text}");
+        text
+    }
+
+    /// Waits for haltpoint to exit (up to 20 s); returns its status.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Hp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- haltpoint stderr ---\n{}", self.stderr());
+        }
+    }
+}
+
+pub fn has(out: &str, s: &str) {
+    assert!(out.contains(s), "missing {s:?} in gdb output:\n{out}");
+}
