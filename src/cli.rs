@@ -140,6 +140,10 @@ pub struct Cli {
     /// interpreter down (one instruction per dispatch) while on.
     #[arg(long = "flight-recorder", value_name = "N")]
     pub flight_recorder: Option<usize>,
+    /// When the guest panics, write a dump to FILE first (ELF; `FILE,format=kdump-zlib`,
+    /// `FILE,paging=on`), then apply the panic action
+    #[arg(long = "dump-on-panic", value_name = "FILE[,format=F][,paging=on]")]
+    pub dump_on_panic: Option<String>,
     /// Print the QMP reference (Markdown, as docs/qmp.md) and exit
     #[arg(long = "qmp-reference", action = ArgAction::SetTrue)]
     pub qmp_reference: bool,
@@ -303,6 +307,7 @@ const LONG: &[&str] = &[
     "max-steps",
     "qmp-reference",
     "flight-recorder",
+    "dump-on-panic",
     "help",
     "version",
 ];

@@ -274,6 +274,11 @@ fn real_main() -> Result<i32, String> {
         qmp: servers.qmp,
         freeze: cli.freeze,
         preconfig: cli.preconfig,
+        dump_on_panic: cli
+            .dump_on_panic
+            .as_deref()
+            .map(parse_dump_on_panic)
+            .transpose()?,
         info: haltpoint::qmp::commands::Info {
             name: cli.name.clone(),
             // SAFETY: gettid has no preconditions and cannot fail.
@@ -281,4 +286,34 @@ fn real_main() -> Result<i32, String> {
         },
     };
     Ok(runner::run(machine, sink, opts))
+}
+
+/// `--dump-on-panic FILE[,format=F][,paging=on]`, checked as QMP would check it.
+fn parse_dump_on_panic(spec: &str) -> Result<haltpoint::dump::DumpArgs, String> {
+    let mut parts = spec.split(',');
+    let file = parts.next().unwrap_or_default();
+    if file.is_empty() {
+        return Err("--dump-on-panic: give a file name".into());
+    }
+    let mut args = haltpoint::dump::DumpArgs {
+        protocol: format!("file:{file}"),
+        ..Default::default()
+    };
+    for p in parts {
+        match p.split_once('=') {
+            Some(("format", f)) => {
+                args.format = Some(
+                    haltpoint::dump::DumpFormat::from_name(f)
+                        .ok_or_else(|| format!("--dump-on-panic: unknown format '{f}'"))?,
+                )
+            }
+            Some(("paging", v)) => {
+                args.paging = cli::parse_bool("paging", Some(v))
+                    .map_err(|e| format!("--dump-on-panic: {e}"))?
+            }
+            _ => return Err(format!("--dump-on-panic: unknown option '{p}'")),
+        }
+    }
+    haltpoint::dump::validate(&args).map_err(|e| format!("--dump-on-panic: {e}"))?;
+    Ok(args)
 }

@@ -31,6 +31,8 @@ pub const SLICE_STEPS: u64 = 2_000_000;
 /// Steps per slice while a debugger or a QMP client is attached (Ctrl-C and commands
 /// are answered within a slice).
 pub const DEBUG_SLICE_STEPS: u64 = 200_000;
+/// Bytes of a detached dump written per turn of the loop.
+const DUMP_SLICE_BYTES: u64 = 16 << 20;
 const STDIN: Token = Token(0);
 const SIGNALS: Token = Token(1);
 
@@ -51,6 +53,9 @@ pub struct Options {
     pub preconfig: bool,
     /// Facts for QMP (name, thread id).
     pub info: Info,
+    /// Write a dump here (with these arguments) when the guest panics, before the panic
+    /// action (`--dump-on-panic`).
+    pub dump_on_panic: Option<crate::dump::DumpArgs>,
 }
 
 /// SIGINT and SIGTERM delivered as readable data on a file descriptor.
@@ -107,6 +112,7 @@ struct Loop {
     qmp: Option<QmpServer>,
     /// The VM starts once every `wait=on` QMP listener had its client.
     start_when_ready: bool,
+    dump_on_panic: Option<crate::dump::DumpArgs>,
 }
 
 /// Runs the machine until it powers off, fails, or is stopped; returns the exit status.
@@ -154,6 +160,7 @@ pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
         gdb,
         qmp,
         start_when_ready: false,
+        dump_on_panic: opts.dump_on_panic.clone(),
     };
     if opts.preconfig {
         l.emu.m.vm.preconfig = true;
@@ -256,6 +263,14 @@ pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
         }
         if !pending_input.is_empty() {
             feed_uart(&mut l.emu.m, &mut pending_input);
+        }
+        // A detached dump advances a slice per turn; gdb and QMP keep answering.
+        let dumping = match l.qmp.as_mut() {
+            Some(q) => q.dump.step(&mut l.emu.m, DUMP_SLICE_BYTES),
+            None => false,
+        };
+        if dumping {
+            timeout = Some(Duration::ZERO);
         }
         l.notify();
         if let Some(code) = l.requests() {
@@ -458,6 +473,42 @@ impl Loop {
         }
     }
 
+    /// Writes a dump now, printing its progress (`--dump-on-panic`).
+    fn dump_now(&mut self, args: &crate::dump::DumpArgs) {
+        let m = &self.emu.m;
+        let file = args.protocol.trim_start_matches("file:").to_string();
+        let mut job = match crate::dump::start_dump(m, args, &mut |_| None) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("haltpoint: dump on panic: {e}");
+                return;
+            }
+        };
+        let mut shown = 0;
+        loop {
+            match job.step(m, 64 << 20) {
+                Ok(p) => {
+                    let pct = (p.completed * 100).checked_div(p.total).unwrap_or(100);
+                    if pct >= shown + 10 || p.done {
+                        eprint!(
+                            "\rhaltpoint: dump on panic: {pct}% of {} MiB",
+                            p.total >> 20
+                        );
+                        shown = pct;
+                    }
+                    if p.done {
+                        eprintln!("\nhaltpoint: dump on panic: written to {file}");
+                        break;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("\nhaltpoint: dump on panic failed: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
     /// Prints hart `h`'s flight recorder, when it is on.
     fn print_flight(&self, h: usize) {
         if let Some(log) = self.emu.m.flight_log(h) {
@@ -470,6 +521,9 @@ impl Loop {
     fn guest_panicked(&mut self) {
         let cur = self.emu.cur;
         self.print_flight(cur);
+        if let Some(args) = self.dump_on_panic.clone() {
+            self.dump_now(&args);
+        }
         let m = &mut self.emu.m;
         if m.vm.guest_panicked() {
             m.debug_disarm();

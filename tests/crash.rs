@@ -326,3 +326,241 @@ fn x_query_vmcoreinfo() {
         json!({"available": false, "registered": false})
     );
 }
+
+fn readelf(args: &[&str], file: &std::path::Path) -> String {
+    let out = std::process::Command::new("readelf")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn dump_guest_memory_over_qmp() {
+    // The demo registers its vmcoreinfo and panics (paused): dump it.
+    let vm = start(
+        "demo/demo.elf",
+        &["-append", "panic", "-action", "panic=pause", "-smp", "2"],
+    );
+    let mut c = vm.qmp();
+    assert_eq!(
+        c.ok("query-dump", json!({})),
+        json!({"status": "none", "completed": 0, "total": 0})
+    );
+    let caps = c.ok("query-dump-guest-memory-capability", json!({}));
+    for f in [
+        "elf",
+        "kdump-zlib",
+        "kdump-lzo",
+        "kdump-snappy",
+        "kdump-raw-zlib",
+    ] {
+        assert!(
+            caps["formats"].as_array().unwrap().iter().any(|x| x == f),
+            "{caps}"
+        );
+    }
+    c.ok("cont", json!({}));
+    c.wait_event("GUEST_PANICKED");
+    c.wait_event("STOP");
+    let core = vm.dir.join("core.elf");
+    c.ok(
+        "dump-guest-memory",
+        json!({"paging": false, "protocol": format!("file:{}", core.display())}),
+    );
+    let ev = c.wait_event("DUMP_COMPLETED");
+    assert_eq!(ev["data"]["result"]["status"], "completed", "{ev}");
+    assert!(ev["data"].get("error").is_none());
+    let q = c.ok("query-dump", json!({}));
+    assert_eq!(q["status"], "completed");
+    assert_eq!(q["completed"], q["total"]);
+    assert_eq!(c.status(), "guest-panicked", "a stopped VM stays stopped");
+    let notes = readelf(&["-n"], &core);
+    assert_eq!(notes.matches("NT_PRSTATUS").count(), 2, "{notes}");
+    assert!(notes.contains("VMCOREINFO"), "{notes}");
+    let h = readelf(&["-h"], &core);
+    assert!(
+        h.contains("CORE (Core file)") && h.contains("RISC-V"),
+        "{h}"
+    );
+
+    // kdump-zlib: a flattened makedumpfile file with the same notes.
+    let kd = vm.dir.join("core.kdump");
+    c.ok(
+        "dump-guest-memory",
+        json!({"paging": false, "protocol": format!("file:{}", kd.display()), "format": "kdump-zlib"}),
+    );
+    let head = std::fs::read(&kd).unwrap();
+    assert_eq!(&head[..12], b"makedumpfile");
+
+    // Errors in QEMU's order and texts; none leaves a file.
+    let bad = |c: &mut Client, args: serde_json::Value| {
+        c.err(json!({"execute": "dump-guest-memory", "arguments": args}))
+            .1
+    };
+    let f = format!("file:{}", vm.dir.join("bad").display());
+    assert_eq!(
+        bad(
+            &mut c,
+            json!({"paging": true, "protocol": f, "format": "kdump-zlib"})
+        ),
+        "kdump-compressed format doesn't support paging or filter"
+    );
+    assert_eq!(
+        bad(&mut c, json!({"paging": false, "protocol": f, "begin": 0})),
+        "Parameter 'length' is missing"
+    );
+    assert_eq!(
+        bad(&mut c, json!({"paging": false, "protocol": "pipe:x"})),
+        "parameter 'protocol' must start with 'file:' or 'fd:'"
+    );
+    assert_eq!(
+        bad(
+            &mut c,
+            json!({"paging": false, "protocol": f, "begin": 0x8000_0000u64, "length": 0})
+        ),
+        "parameter 'length' expects a non-zero size"
+    );
+    assert_eq!(
+        bad(
+            &mut c,
+            json!({"paging": false, "protocol": "file:/nonexistent-dir/x"})
+        ),
+        "Could not open '/nonexistent-dir/x': No such file or directory"
+    );
+    assert_eq!(
+        bad(&mut c, json!({"paging": false, "protocol": "fd:nope"})),
+        "File descriptor named 'nope' has not been found"
+    );
+    assert!(!vm.dir.join("bad").exists());
+}
+
+#[test]
+fn detached_dump_of_a_running_vm() {
+    let vm = start("wdt.elf", &["-action", "watchdog=none"]);
+    let mut c = vm.qmp();
+    c.ok("cont", json!({}));
+    c.take_events();
+    let core = vm.dir.join("core.elf");
+    // The dump and a `stop` in one write: the stop is answered while the dump runs.
+    let req = format!(
+        "{}\n{}\n",
+        json!({"execute": "dump-guest-memory", "arguments": {"paging": false, "detach": true, "protocol": format!("file:{}", core.display())}}),
+        json!({"execute": "stop"})
+    );
+    c.send(req.as_bytes());
+    assert_eq!(c.reply(), json!({"return": {}}));
+    assert_eq!(
+        c.reply()["error"]["desc"],
+        "There is a dump in process, please wait."
+    );
+    let ev = c.wait_event("DUMP_COMPLETED");
+    assert_eq!(ev["data"]["result"]["status"], "completed");
+    c.wait_event("RESUME");
+    assert_eq!(c.status(), "running", "the VM runs again after the dump");
+    // STOP (save-vm) came before DUMP_COMPLETED, RESUME after it.
+    let names: Vec<String> = c
+        .events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .filter(|n| n != "WATCHDOG")
+        .collect();
+    assert_eq!(names, ["STOP"], "{names:?}");
+    assert!(readelf(&["-h"], &core).contains("CORE"));
+    // HMP's form, with progress in `info dump`.
+    let out = c.ok(
+        "human-monitor-command",
+        json!({"command-line": format!("dump-guest-memory -z {}", vm.dir.join("h.kdump").display())}),
+    );
+    assert!(out.as_str().unwrap().contains("bytes written"), "{out}");
+    assert_eq!(
+        c.ok(
+            "human-monitor-command",
+            json!({"command-line": "info dump"})
+        ),
+        "Status: completed\r\n"
+    );
+}
+
+#[test]
+fn device_state_round_trip_over_qmp() {
+    // The watchdog guest with the `none` action sleeps for ever once it has fired.
+    let vm = start("wdt.elf", &["-smp", "2", "-action", "watchdog=none"]);
+    let mut c = vm.qmp();
+    c.ok("cont", json!({}));
+    c.wait_event("WATCHDOG");
+    c.ok("stop", json!({}));
+    let regs = |c: &mut Client| {
+        c.ok(
+            "human-monitor-command",
+            json!({"command-line": "info registers -a"}),
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+    };
+    let before = regs(&mut c);
+    let f = vm.dir.join("state.qevm");
+    let fs = f.display().to_string();
+    c.ok("xen-save-devices-state", json!({"filename": fs}));
+    let data = std::fs::read(&f).unwrap();
+    assert_eq!(&data[..8], b"QEVM\0\0\0\x03");
+    c.ok("system_reset", json!({}));
+    assert_ne!(regs(&mut c), before, "the reset changed the harts");
+    // A truncated file is refused and changes nothing.
+    let t = vm.dir.join("trunc.qevm");
+    std::fs::write(&t, &data[..data.len() / 2]).unwrap();
+    let after_reset = regs(&mut c);
+    let e = c.err(json!({"execute": "xen-load-devices-state", "arguments": {"filename": t.display().to_string()}}));
+    assert_eq!(e.0, "GenericError");
+    assert_eq!(
+        regs(&mut c),
+        after_reset,
+        "a refused load leaves the VM untouched"
+    );
+    c.ok("xen-load-devices-state", json!({"filename": fs}));
+    assert_eq!(
+        regs(&mut c),
+        before,
+        "save, reset, load restores every register"
+    );
+    // Loading into a running VM is refused with QEMU's text.
+    c.ok("cont", json!({}));
+    assert_eq!(
+        c.err(json!({"execute": "xen-load-devices-state", "arguments": {"filename": fs}}))
+            .1,
+        "Cannot update device state while vm is running"
+    );
+}
+
+#[test]
+fn dump_on_panic_then_the_action() {
+    let dir = common::qmp::tmpdir("dop");
+    let core = dir.join("panic.core");
+    let g = common::guest("panic_sym.elf");
+    let spec = format!("{},paging=on", core.display());
+    let r = common::run(
+        &[
+            "-M",
+            "virt",
+            "-bios",
+            "none",
+            "-nographic",
+            "-kernel",
+            &g,
+            "--dump-on-panic",
+            &spec,
+        ],
+        30,
+    );
+    assert_eq!(r.status, 0, "{}", r.all());
+    assert!(
+        r.stderr.contains("dump on panic: written to"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("Guest crashed"), "{}", r.all());
+    assert!(readelf(&["-n"], &core).contains("NT_PRSTATUS"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -291,10 +291,19 @@ impl fmt::Display for DumpError {
         match self {
             DumpError::Invalid(s) => f.write_str(s),
             DumpError::Create { path, err } => {
-                write!(f, "Could not open '{}': {err}", path.display())
+                write!(
+                    f,
+                    "Could not open '{}': {}",
+                    path.display(),
+                    crate::qmp::os_error_text(err)
+                )
             }
             DumpError::Write { target, err } => {
-                write!(f, "Could not write the dump to {target}: {err}")
+                write!(
+                    f,
+                    "Could not write the dump to {target}: {}",
+                    crate::qmp::os_error_text(err)
+                )
             }
             DumpError::Memory(pa) => {
                 write!(f, "Guest memory at {pa:#x} disappeared during the dump")

@@ -42,10 +42,83 @@ pub struct Info {
     pub thread_id: i64,
 }
 
+/// The state of `dump-guest-memory` (one dump at a time), for `query-dump`.
+#[derive(Default)]
+pub struct DumpSlot {
+    /// A detached dump in progress.
+    pub job: Option<crate::dump::DumpJob>,
+    /// `none`, `active`, `completed` or `failed`.
+    pub status: &'static str,
+    pub completed: u64,
+    pub total: u64,
+    /// The VM was running when the dump began: resume it afterwards.
+    pub resume: bool,
+}
+
+impl DumpSlot {
+    /// `query-dump`'s answer.
+    pub fn result(&self) -> Value {
+        json!({
+            "status": if self.status.is_empty() { "none" } else { self.status },
+            "completed": self.completed,
+            "total": self.total,
+        })
+    }
+
+    /// Ends the dump: DUMP_COMPLETED, then the VM resumes if it was running.
+    pub fn finish(&mut self, m: &mut Machine, outcome: Result<crate::dump::Progress, String>) {
+        self.job = None;
+        let data = match &outcome {
+            Ok(p) => {
+                self.status = "completed";
+                self.completed = p.completed;
+                self.total = p.total;
+                json!({ "result": self.result() })
+            }
+            Err(e) => {
+                self.status = "failed";
+                json!({ "result": self.result(), "error": e })
+            }
+        };
+        m.vm.emit("DUMP_COMPLETED", Some(data));
+        if std::mem::take(&mut self.resume) {
+            if m.vm.state() == RunState::SaveVm {
+                if let Some(o) = m.vm_start() {
+                    m.pending_outcome = Some(o);
+                }
+            }
+        }
+    }
+
+    /// Runs a detached dump for up to `bytes`; true while it goes on.
+    pub fn step(&mut self, m: &mut Machine, bytes: u64) -> bool {
+        let Some(mut job) = self.job.take() else {
+            return false;
+        };
+        match job.step(m, bytes) {
+            Ok(p) if !p.done => {
+                self.completed = p.completed;
+                self.total = p.total;
+                self.job = Some(job);
+                true
+            }
+            Ok(p) => {
+                self.finish(m, Ok(p));
+                false
+            }
+            Err(e) => {
+                self.finish(m, Err(e.to_string()));
+                false
+            }
+        }
+    }
+}
+
 /// What a command runs with.
 pub struct Ctx<'a> {
     pub m: &'a mut Machine,
     pub info: &'a Info,
+    pub dump: &'a mut DumpSlot,
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Map<String, Value>) -> Result<Value, QmpError>;
@@ -213,6 +286,25 @@ static DUMP_QUERY_RESULT: ObjTy = object(
 static GUEST_PANIC_INFO: ObjTy = object(
     "GuestPanicInformation",
     &[req("type", Ty::Enum(&GUEST_PANIC_INFO_TYPE), "")],
+);
+
+enum_ty!(
+    DUMP_FORMAT,
+    "DumpGuestMemoryFormat",
+    &[
+        "elf",
+        "kdump-zlib",
+        "kdump-lzo",
+        "kdump-snappy",
+        "kdump-raw-zlib",
+        "kdump-raw-lzo",
+        "kdump-raw-snappy",
+        "win-dmp",
+    ]
+);
+static DUMP_CAPABILITY: ObjTy = object(
+    "DumpGuestMemoryCapability",
+    &[req("formats", Ty::Array(&Ty::Enum(&DUMP_FORMAT)), "")],
 );
 
 static VMCOREINFO_INFO: ObjTy = object(
@@ -509,8 +601,8 @@ pub static COMMANDS: &[Command] = &[
         ret: Some(Ty::Str),
         preconfig: false,
         doc: "Runs an HMP command and returns its text. Supported: `info status`, `info \
-              registers [-a]`, `info cpus`, `info qtree-lite`, `x`, `xp`, `stop`, `cont`, \
-              `system_reset`, `help`.",
+              registers [-a]`, `info cpus`, `info qtree-lite`, `info dump`, `x`, `xp`, \
+              `stop`, `cont`, `system_reset`, `dump-guest-memory`, `help`.",
         run: human_monitor_command,
     },
     Command {
@@ -521,6 +613,78 @@ pub static COMMANDS: &[Command] = &[
         doc: "Leaves `--preconfig`: completes machine initialisation and starts the VM \
               unless `-S` was given.",
         run: x_exit_preconfig,
+    },
+    Command {
+        name: "dump-guest-memory",
+        args: &[
+            req(
+                "paging",
+                Ty::Bool,
+                "ELF only: PT_LOADs with the virtual addresses of the guest page tables \
+                 (QEMU cannot do this on riscv)",
+            ),
+            req(
+                "protocol",
+                Ty::Str,
+                "`file:PATH` (or `fd:NAME`, unsupported: no getfd)",
+            ),
+            opt(
+                "detach",
+                Ty::Bool,
+                "return at once; watch query-dump and DUMP_COMPLETED",
+            ),
+            opt("begin", Ty::Int, "ELF only: first physical address"),
+            opt("length", Ty::Int, "ELF only: bytes from `begin`"),
+            opt("format", Ty::Enum(&DUMP_FORMAT), "default `elf`"),
+        ],
+        ret: None,
+        preconfig: false,
+        doc: "Writes the guest's memory and every hart's registers (one NT_PRSTATUS each), \
+              the guest's VMCOREINFO note and phys_base, as an ELF core or a \
+              kdump-compressed file (see docs/crash-dumps.md). A running VM is stopped \
+              in `save-vm` (STOP) during the dump and resumed after it (RESUME). The \
+              file is written under a temporary name and renamed when complete. \
+              DUMP_COMPLETED follows every dump.",
+        run: dump_guest_memory,
+    },
+    Command {
+        name: "query-dump",
+        args: &[],
+        ret: Some(Ty::Object(&DUMP_QUERY_RESULT)),
+        preconfig: false,
+        doc: "The progress of the current or last dump, in bytes.",
+        run: query_dump,
+    },
+    Command {
+        name: "query-dump-guest-memory-capability",
+        args: &[],
+        ret: Some(Ty::Object(&DUMP_CAPABILITY)),
+        preconfig: false,
+        doc: "The dump formats haltpoint writes.",
+        run: query_dump_capability,
+    },
+    Command {
+        name: "xen-save-devices-state",
+        args: &[
+            req("filename", Ty::Str, "file to write"),
+            opt("live", Ty::Bool, "accepted; the state is always consistent"),
+        ],
+        ret: None,
+        preconfig: false,
+        doc: "Saves every hart's and device's state (not RAM) in QEMU's QEVM v3 format, \
+              one section per hart and device (docs/crash-dumps.md). A running VM is \
+              stopped in `save-vm` meanwhile.",
+        run: xen_save_devices_state,
+    },
+    Command {
+        name: "xen-load-devices-state",
+        args: &[req("filename", Ty::Str, "file to read")],
+        ret: None,
+        preconfig: false,
+        doc: "Loads a file written by xen-save-devices-state into a stopped VM. The whole \
+              file is checked first: a bad or truncated one is refused and the VM is \
+              left untouched.",
+        run: xen_load_devices_state,
     },
     Command {
         name: "x-query-vmcoreinfo",
@@ -762,12 +926,18 @@ fn query_cpus_fast(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, Qmp
 
 /// `stop`, shared with HMP.
 pub fn stop(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, QmpError> {
+    if c.dump.job.is_some() {
+        return Err(QmpError::generic(DUMP_BUSY));
+    }
     c.m.vm_stop(RunState::Paused);
     no_args()
 }
 
 /// `cont`, shared with HMP.
 pub fn cont(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, QmpError> {
+    if c.dump.job.is_some() {
+        return Err(QmpError::generic(DUMP_BUSY));
+    }
     let st = c.m.vm.state();
     if st.needs_reset() {
         return Err(QmpError::generic(
@@ -867,6 +1037,109 @@ fn x_exit_preconfig(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, Qm
     if !c.m.vm.stay_stopped {
         c.m.vm_start();
     }
+    no_args()
+}
+
+const DUMP_BUSY: &str = "There is a dump in process, please wait.";
+
+/// Starts a dump: the checks, the VM stopped in save-vm, then either the whole dump
+/// now or a detached job the event loop runs in slices.
+pub fn start_dump(c: &mut Ctx<'_>, args: &crate::dump::DumpArgs) -> Result<(), QmpError> {
+    if c.dump.job.is_some() {
+        return Err(QmpError::generic(DUMP_BUSY));
+    }
+    let job = crate::dump::start_dump(c.m, args, &mut |_| None).map_err(QmpError::generic)?;
+    for w in &job.warnings {
+        eprintln!("haltpoint: dump: {w}");
+    }
+    let p = job.progress();
+    c.dump.status = "active";
+    c.dump.completed = p.completed;
+    c.dump.total = p.total;
+    c.dump.resume = c.m.vm_stop(RunState::SaveVm);
+    c.dump.job = Some(job);
+    if args.detach {
+        return Ok(());
+    }
+    while c.dump.step(c.m, 64 << 20) {}
+    match c.dump.status {
+        "completed" => Ok(()),
+        _ => {
+            // The failure's text is in the DUMP_COMPLETED just queued.
+            let err =
+                c.m.vm
+                    .events
+                    .iter()
+                    .rev()
+                    .find(|e| e.name == "DUMP_COMPLETED")
+                    .and_then(|e| e.data.as_ref())
+                    .and_then(|d| d["error"].as_str())
+                    .unwrap_or("the dump failed")
+                    .to_string();
+            Err(QmpError::generic(err))
+        }
+    }
+}
+
+fn dump_guest_memory(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Value, QmpError> {
+    let args = crate::dump::DumpArgs {
+        paging: a.get("paging").and_then(|v| v.as_bool()).unwrap_or(false),
+        protocol: a
+            .get("protocol")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        detach: a.get("detach").and_then(|v| v.as_bool()).unwrap_or(false),
+        begin: a.get("begin").and_then(|v| v.as_i64()),
+        length: a.get("length").and_then(|v| v.as_i64()),
+        format: a
+            .get("format")
+            .and_then(|v| v.as_str())
+            .and_then(crate::dump::DumpFormat::from_name),
+    };
+    start_dump(c, &args)?;
+    no_args()
+}
+
+fn query_dump(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, QmpError> {
+    Ok(c.dump.result())
+}
+
+fn query_dump_capability(_: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, QmpError> {
+    let f: Vec<&str> = crate::dump::capability_formats()
+        .into_iter()
+        .map(|f| f.name())
+        .collect();
+    Ok(json!({ "formats": f }))
+}
+
+fn xen_save_devices_state(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Value, QmpError> {
+    let f = a
+        .get("filename")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let resume = c.m.vm_stop(RunState::SaveVm);
+    let r = crate::devstate::save_file(c.m, std::path::Path::new(f));
+    if resume {
+        if let Some(o) = c.m.vm_start() {
+            c.m.pending_outcome = Some(o);
+        }
+    }
+    r.map_err(QmpError::generic)?;
+    no_args()
+}
+
+fn xen_load_devices_state(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Value, QmpError> {
+    if c.m.vm.is_running() {
+        return Err(QmpError::generic(
+            "Cannot update device state while vm is running",
+        ));
+    }
+    let f = a
+        .get("filename")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    crate::devstate::load_file(c.m, std::path::Path::new(f)).map_err(QmpError::generic)?;
     no_args()
 }
 

@@ -48,6 +48,18 @@ pub fn run(c: &mut Ctx<'_>, cpu: usize, line: &str) -> String {
         "cont" | "c" => run_qmp(c, commands::cont),
         "system_reset" => run_qmp(c, commands::system_reset),
         "x" => memory_dump(c, cpu, rest, false),
+        "dump-guest-memory" => match crate::dump::hmp::parse(rest) {
+            Ok(args) => match commands::start_dump(c, &args) {
+                Ok(()) if args.detach => String::new(),
+                Ok(()) => format!(
+                    "dump: {} bytes written to {}\n",
+                    c.dump.completed,
+                    args.protocol.trim_start_matches("file:")
+                ),
+                Err(e) => format!("Error: {}\n", e.desc),
+            },
+            Err(e) => format!("Error: {e}\n"),
+        },
         "xp" => memory_dump(c, cpu, rest, true),
         _ => format!("unknown command: '{line}'\n"),
     };
@@ -110,6 +122,15 @@ fn info(c: &mut Ctx<'_>, cpu: usize, what: &str, line: &str) -> String {
             s
         }
         "qtree-lite" => c.m.bus.describe(),
+        "dump" => {
+            let r = c.dump.result();
+            let mut s = format!("Status: {}\n", r["status"].as_str().unwrap_or("none"));
+            if c.dump.status == "active" && c.dump.total > 0 {
+                let pct = 100.0 * c.dump.completed as f64 / c.dump.total as f64;
+                let _ = writeln!(s, "Finished: {pct:.2} %");
+            }
+            s
+        }
         "" => "info: missing subcommand\n".into(),
         _ => format!("unknown command: '{line}'\n"),
     }

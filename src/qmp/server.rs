@@ -7,7 +7,7 @@
 //! memory: past [`HIGH_WATER`] of unsent output haltpoint stops reading its requests,
 //! and past [`MAX_BACKLOG`] (events keep coming) it is disconnected.
 
-use super::commands::{self, Ctx, Info, QmpError};
+use super::commands::{self, Ctx, DumpSlot, Info, QmpError};
 use super::json::{self, Streamer};
 use crate::machine::Machine;
 use crate::net::{parse_endpoint, Endpoint, Listener, Stream};
@@ -107,6 +107,8 @@ pub struct QmpServer {
     clients: HashMap<Token, Client>,
     next_client: usize,
     pub info: Info,
+    /// `dump-guest-memory`'s state; the event loop runs a detached dump.
+    pub dump: DumpSlot,
     /// Rate-limited events: when the window ends, and the event held back.
     limited: HashMap<&'static str, (Instant, Option<Event>)>,
     /// Listeners that have had a client (for `wait=on`).
@@ -138,6 +140,7 @@ fn error_reply(e: &QmpError, id: Option<Value>) -> Value {
 pub fn dispatch(
     m: &mut Machine,
     info: &Info,
+    dump: &mut DumpSlot,
     negotiated: &mut bool,
     msg: Result<Value, String>,
 ) -> Value {
@@ -147,7 +150,7 @@ pub fn dispatch(
         Err(e) => return error_reply(&QmpError::generic(e), None),
     };
     let id = req.remove("id");
-    match run(m, info, negotiated, &req) {
+    match run(m, info, dump, negotiated, &req) {
         Ok(v) => {
             let mut r = json!({ "return": v });
             if let Some(id) = id {
@@ -162,6 +165,7 @@ pub fn dispatch(
 fn run(
     m: &mut Machine,
     info: &Info,
+    dump: &mut DumpSlot,
     negotiated: &mut bool,
     req: &Map<String, Value>,
 ) -> Result<Value, QmpError> {
@@ -223,7 +227,7 @@ fn run(
         )));
     }
     super::schema::check_args(cmd.args, args).map_err(QmpError::generic)?;
-    let mut ctx = Ctx { m, info };
+    let mut ctx = Ctx { m, info, dump };
     (cmd.run)(&mut ctx, args)
 }
 
@@ -254,6 +258,7 @@ impl QmpServer {
             clients: HashMap::new(),
             next_client: CLIENT_TOKENS,
             info,
+            dump: DumpSlot::default(),
             limited: HashMap::new(),
         })
     }
@@ -343,7 +348,7 @@ impl QmpServer {
                     return;
                 };
                 let mut negotiated = c.negotiated;
-                let reply = dispatch(m, &self.info, &mut negotiated, msg);
+                let reply = dispatch(m, &self.info, &mut self.dump, &mut negotiated, msg);
                 // Events raised by the command go out before its reply.
                 self.broadcast(m, registry);
                 let Some(c) = self.clients.get_mut(&t) else {
