@@ -81,11 +81,9 @@ impl DumpSlot {
             }
         };
         m.vm.emit("DUMP_COMPLETED", Some(data));
-        if std::mem::take(&mut self.resume) {
-            if m.vm.state() == RunState::SaveVm {
-                if let Some(o) = m.vm_start() {
-                    m.pending_outcome = Some(o);
-                }
+        if std::mem::take(&mut self.resume) && m.vm.state() == RunState::SaveVm {
+            if let Some(o) = m.vm_start() {
+                m.pending_outcome = Some(o);
             }
         }
     }
