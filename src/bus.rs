@@ -120,6 +120,11 @@ pub enum BoardEvent {
     IrqChanged,
     /// The guest wrote mtime.
     SetTime(u64),
+    /// A device's DMA wrote watched memory (the address as the watchpoint names it).
+    DmaWatch {
+        addr: u64,
+        kind: crate::watch::WatchKind,
+    },
     /// The guest reported a panic (pvpanic PANICKED).
     GuestPanicked,
     /// The guest loaded a crash kernel and is about to run it (pvpanic CRASH_LOADED).
@@ -147,6 +152,8 @@ pub struct DevCtx<'a> {
     pub events: &'a mut Vec<BoardEvent>,
     /// Log categories (`-d guest_errors`, `-d unimp`).
     pub log: &'a Log,
+    /// Debugger watchpoints: DMA writes into watched memory stop the machine.
+    pub watch: &'a Watchpoints,
 }
 
 impl DevCtx<'_> {
@@ -181,7 +188,12 @@ impl DevCtx<'_> {
         if (first..=last).any(|p| self.icache.is_code(p)) {
             self.icache.invalidate(off, data.len());
         }
-        // Hook: physical-address watchpoints on DMA writes will be checked here.
+        // Watched memory: the machine stops after this device access, with the hit.
+        if self.watch.active() {
+            if let Some((addr, kind)) = self.watch.check_dma(pa, data.len() as u64) {
+                self.events.push(BoardEvent::DmaWatch { addr, kind });
+            }
+        }
         true
     }
 
@@ -486,6 +498,7 @@ impl Bus {
             log,
             now,
             icache,
+            watch,
             ..
         } = self;
         let mut ctx = DevCtx {
@@ -496,6 +509,7 @@ impl Bus {
             console,
             events,
             log,
+            watch,
         };
         f(devices[idx].dev.as_mut(), &mut ctx)
     }

@@ -470,6 +470,11 @@ impl Loop {
                 m.debug_watchpoint_hit(hart);
                 self.debug_stop(out);
             }
+            // The write is done: nothing to step over when the machine resumes.
+            Outcome::DmaWatch { hart, .. } => {
+                self.emu.cur = hart;
+                self.debug_stop(out);
+            }
         }
     }
 

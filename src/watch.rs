@@ -98,6 +98,26 @@ impl Watchpoints {
         true
     }
 
+    /// Checks a device's DMA write of `len` bytes at physical `pa` against the write and
+    /// access watchpoints (by the physical address they map): the first hit, as the
+    /// watchpoint's own address of the first byte written. The write has happened; the
+    /// machine stops right after the device access.
+    pub fn check_dma(&self, pa: u64, len: u64) -> Option<(u64, WatchKind)> {
+        if self.suspended {
+            return None;
+        }
+        for w in &self.list {
+            if w.kind == WatchKind::Read {
+                continue;
+            }
+            if pa < w.pa + w.len && w.pa < pa + len {
+                let first = pa.max(w.pa);
+                return Some((w.addr + (first - w.pa), w.kind));
+            }
+        }
+        None
+    }
+
     /// Checks an access against the watchpoints; records the hit and returns true when
     /// the access must stop before it takes effect.
     pub fn check(&mut self, hart: usize, va: u64, pa: u64, size: u64, acc: Access) -> bool {

@@ -226,3 +226,31 @@ fn gdb_monitor_info_vmcoreinfo_and_guest_panic() {
     assert_eq!(hp.wait_exit(), Some(0));
     hp.wait_for(|e| e.contains("Guest crashed").then_some(()));
 }
+
+#[test]
+fn watchpoint_catches_device_dma() {
+    // The demo's crash mode talks to fw_cfg by DMA: the device writes the descriptor's
+    // control word back (0 = done) into guest RAM. A write watchpoint on it stops the
+    // machine twice: first before the hart's own store, then right after the MMIO
+    // store that made the device write it. QEMU's gdbstub cannot see DMA.
+    let hp = Hp::start(&["-append", "panic"]);
+    let out = hp.gdb(&[
+        "monitor phys on",
+        "watch *(unsigned int *)&dma_desc",
+        "continue",
+        "continue",
+        "print/x *(unsigned int *)&dma_desc",
+    ]);
+    has(&out, "Hardware watchpoint 1: *(unsigned int *)&dma_desc");
+    // The hart's store of the (big-endian) control word, then the device's write of 0.
+    has(&out, "Old value = 0\n");
+    has(&out, "New value = 0\n");
+    assert!(
+        out.matches("Hardware watchpoint 1: *(unsigned int *)&dma_desc")
+            .count()
+            >= 3,
+        "{out}"
+    );
+    has(&out, "$1 = 0x0");
+    assert!(hp.stderr().contains("gdb connected"));
+}

@@ -108,6 +108,7 @@ pub(crate) mod testutil {
             log,
             now,
             icache,
+            watch,
             ..
         } = bus;
         let mut ctx = DevCtx {
@@ -118,6 +119,7 @@ pub(crate) mod testutil {
             console,
             events,
             log,
+            watch,
         };
         match devices[0].dev.as_any_mut().downcast_mut::<T>() {
             Some(d) => f(d, &mut ctx),

@@ -389,6 +389,7 @@ pub(crate) mod tests {
             log,
             now,
             icache,
+            watch,
             ..
         } = bus;
         let mut ctx = DevCtx {
@@ -399,6 +400,7 @@ pub(crate) mod tests {
             console,
             events,
             log,
+            watch,
         };
         f(&mut ctx)
     }

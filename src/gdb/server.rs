@@ -420,7 +420,7 @@ pub fn stop_reason(emu: &mut Emu, o: Outcome, step: bool) -> MultiThreadStopReas
                 _ => MultiThreadStopReason::SwBreak(tid(h)),
             }
         }
-        Outcome::Watchpoint { hart, kind, addr } => {
+        Outcome::Watchpoint { hart, kind, addr } | Outcome::DmaWatch { hart, kind, addr } => {
             emu.cur = hart;
             MultiThreadStopReason::Watch {
                 tid: tid(hart),

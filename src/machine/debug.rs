@@ -434,7 +434,7 @@ impl Machine {
         let stop = hart.run(&mut self.bus, 1, now);
         hart.debug_noirq = false;
         if let Some(o) = self.process_events(now) {
-            return o;
+            return o.on_hart(h);
         }
         self.update_interrupts(now);
         match stop {

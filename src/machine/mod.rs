@@ -57,6 +57,27 @@ pub enum Outcome {
         kind: crate::watch::WatchKind,
         addr: u64,
     },
+    /// A device's DMA, started by `hart`'s access, wrote watched memory (the write and
+    /// the instruction are done; `pc` is past it).
+    DmaWatch {
+        hart: usize,
+        kind: crate::watch::WatchKind,
+        addr: u64,
+    },
+}
+
+impl Outcome {
+    /// The outcome with the hart that caused it, where it names one.
+    pub fn on_hart(self, h: usize) -> Outcome {
+        match self {
+            Outcome::DmaWatch { kind, addr, .. } => Outcome::DmaWatch {
+                hart: h,
+                kind,
+                addr,
+            },
+            o => o,
+        }
+    }
 }
 
 /// A board: harts, memory, devices, and what to load at reset.
@@ -155,6 +176,15 @@ impl Machine {
                 BoardEvent::GuestCrashLoaded => out = out.or(Some(Outcome::GuestCrashLoaded)),
                 BoardEvent::GuestPvShutdown => out = out.or(Some(Outcome::GuestPvShutdown)),
                 BoardEvent::WatchdogExpired => out = out.or(Some(Outcome::Watchdog)),
+                // The hart is filled in by the caller that knows which one made the
+                // device access (hart 0 for device activity between instructions).
+                BoardEvent::DmaWatch { addr, kind } => {
+                    out = out.or(Some(Outcome::DmaWatch {
+                        hart: 0,
+                        kind,
+                        addr,
+                    }))
+                }
                 BoardEvent::IrqChanged => irq_changed = true,
                 BoardEvent::SetTime(v) => {
                     self.bus.clock.set(now, v);
@@ -219,6 +249,7 @@ impl Machine {
                     }
                     if !self.bus.events.is_empty() {
                         if let Some(o) = self.process_events(now + done) {
+                            let o = o.on_hart(h);
                             self.steps = now + done;
                             return o;
                         }
