@@ -564,3 +564,63 @@ fn dump_on_panic_then_the_action() {
     assert!(readelf(&["-n"], &core).contains("NT_PRSTATUS"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_bad_guest_note_is_a_warning_and_the_dump_goes_on() {
+    // The demo registers its note and panics (paused). A debugger then corrupts the
+    // note's header in guest memory (namesz far larger than the registered size): the
+    // next dump warns and goes on without the note.
+    let dir = common::qmp::tmpdir("badnote");
+    let sock = dir.join("q.sock");
+    let demo = common::guest("demo/demo.elf");
+    let args: Vec<String> = [
+        "-M",
+        "virt",
+        "-bios",
+        "none",
+        "-serial",
+        "none",
+        "-kernel",
+        &demo,
+        "-S",
+        "-append",
+        "panic",
+        "-action",
+        "panic=pause",
+        "-gdb",
+        "tcp:127.0.0.1:0",
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", sock.display()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let vm = Vm::spawn(&args, dir, &[sock]);
+    let mut q = vm.qmp();
+    q.ok("cont", json!({}));
+    q.wait_event("GUEST_PANICKED");
+    let info = q.ok("x-query-vmcoreinfo", json!({}));
+    let paddr = info["paddr"].as_u64().unwrap();
+    let port = wait_gdb_port(&vm);
+    let mut r = Rsp::connect(port);
+    r.packet("QStartNoAckMode");
+    // `monitor phys on`: console output packets, then OK.
+    r.send("qRcmd,70687973206f6e");
+    while r.recv() != "OK" {}
+    assert_eq!(r.packet(&format!("M{paddr:x},4:ffffff00")), "OK");
+    let info = q.ok("x-query-vmcoreinfo", json!({}));
+    assert!(info["warning"].is_string(), "{info}");
+    let core = vm.dir.join("core");
+    q.ok(
+        "dump-guest-memory",
+        json!({"paging": false, "protocol": format!("file:{}", core.display())}),
+    );
+    let notes = readelf(&["-n"], &core);
+    assert!(notes.contains("NT_PRSTATUS"), "{notes}");
+    assert!(!notes.contains("VMCOREINFO"), "{notes}");
+    assert!(
+        vm.stderr_has("the dump goes on without the note"),
+        "{}",
+        vm.stderr()
+    );
+}
