@@ -177,16 +177,108 @@ def raw_steps(n=20000):
     return row
 
 
+def gdb_continue_to_break(n=500):
+    """Continues to a breakpoint in cpu.elf's hot loop and back, per second."""
+    gdb = shutil.which("gdb-multiarch")
+    if not gdb:
+        return None
+    row = {"what": "gdb continue-to-break /s", "unit": "/s"}
+    for who, cmd in emulators():
+        p, port = start_stopped(cmd)
+        script = ["-ex", "set pagination off", "-ex", f"target remote :{port}",
+                  "-ex", "break *0x80000708", "-ex", "continue",
+                  "-ex", f"continue {n}", "-ex", "kill"]
+        t0 = time.monotonic()
+        subprocess.run([gdb, "-batch", "-nx"] + script, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=600)
+        # `continue N` ignores the breakpoint N-1 times: N stops and resumes in total,
+        # but the ignored ones are handled inside gdb too (a round trip each).
+        row[who] = n / (time.monotonic() - t0)
+        p.kill()
+        p.wait()
+    return row
+
+
+def watch_cost():
+    """mem.elf's MIPS with a write watchpoint on a word it never touches but on a page
+    it uses heavily is QEMU's bad case; here: a watchpoint far from the working set
+    (free when unused) and one inside it (cost of a watched page)."""
+    gdb = shutil.which("gdb-multiarch")
+    if not gdb:
+        return []
+    elf = os.path.join(ROOT, "benches", "guests", "mem.elf")
+    rows = []
+    for label, addr in (("watch elsewhere: mem s", 0x87f00000), ("watch in working set: mem s", 0x80200000)):
+        row = {"what": label, "unit": "s", "lower": True}
+        for who, exe in (("hp", HP), ("qemu", QEMU)):
+            if not exe:
+                continue
+            port = free_port()
+            cmd = [exe, "-M", "virt", "-bios", "none", "-nographic", "-kernel", elf, "-S",
+                   "-gdb", f"tcp:127.0.0.1:{port}"]
+            p, port = start_stopped(lambda _p, c=cmd: c)
+            script = ["-ex", f"target remote :{port}", "-ex", f"watch *(long *){addr:#x}",
+                      "-ex", "continue"]
+            t0 = time.monotonic()
+            subprocess.run([gdb, "-batch", "-nx"] + script, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=900)
+            row[who] = time.monotonic() - t0
+            p.kill()
+            p.wait()
+        rows.append(row)
+    return rows
+
+
+def qmp_round_trips(n=5000):
+    """query-status requests per second over a unix QMP socket."""
+    import json, socket, tempfile
+    row = {"what": "QMP query-status /s", "unit": "/s"}
+    for who, exe in (("hp", HP), ("qemu", QEMU)):
+        if not exe:
+            continue
+        d = tempfile.mkdtemp()
+        sock = os.path.join(d, "q")
+        p = subprocess.Popen([exe, "-M", "virt", "-bios", "none", "-display", "none",
+                              "-serial", "none", "-S", "-qmp", f"unix:{sock},server=on,wait=off"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        while not os.path.exists(sock):
+            time.sleep(0.01)
+        time.sleep(0.05)
+        so = socket.socket(socket.AF_UNIX)
+        so.connect(sock)
+        f = so.makefile("rwb")
+        f.readline()
+        f.write(b'{"execute":"qmp_capabilities"}\n')
+        f.flush()
+        f.readline()
+        req = b'{"execute":"query-status"}\n'
+        t0 = time.monotonic()
+        for _ in range(n):
+            f.write(req)
+            f.flush()
+            f.readline()
+        row[who] = n / (time.monotonic() - t0)
+        so.close()
+        p.kill()
+        p.wait()
+    return row
+
+
 def main():
-    which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep"]
+    which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep", "contbreak", "watch", "qmp"]
     if not os.path.exists(HP):
         sys.exit("build first: cargo build --release")
     if not QEMU:
         print("note: qemu-system-riscv64 not found (Debian qemu-system-misc); no ratios")
     rows = []
     for w in which:
-        r = {"boot": boot, "stepi": gdb_stepi, "rawstep": raw_steps}.get(w, lambda: bare(w))()
-        if r:
+        r = {"boot": boot, "stepi": gdb_stepi, "rawstep": raw_steps,
+             "contbreak": gdb_continue_to_break, "watch": watch_cost,
+             "qmp": qmp_round_trips}.get(w, lambda: bare(w))()
+        if isinstance(r, list):
+            rows.extend(r)
+        elif r:
             rows.append(r)
     print()
     print(f"{'benchmark':<28}{'haltpoint':>12}{'QEMU TCG':>12}{'ratio':>10}")
