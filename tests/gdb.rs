@@ -254,3 +254,38 @@ fn watchpoint_catches_device_dma() {
     has(&out, "$1 = 0x0");
     assert!(hp.stderr().contains("gdb connected"));
 }
+
+#[test]
+fn read_watchpoint_sees_an_amo() {
+    // rv64a.S's first AMOW test runs amoswap.w on the word at amo_w+8 and then loads
+    // it. Stopped at that AMO, an rwatch on the word must fire for the AMO itself (it
+    // reads as well as writes), not first for the load after it.
+    let elf = common::guest("rv64a.elf");
+    let mut args = common::bare_args(&elf, &[]);
+    args.push("-S");
+    let dis = Hp::spawn(&args).gdb_elf(Some(&elf), &["disassemble main,+8000"]);
+    let amo = dis
+        .lines()
+        .find(|l| l.contains("amoswap.w\t"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| panic!("no amoswap.w in main: {dis}"));
+    let hp = Hp::spawn(&args);
+    let out = hp.gdb_elf(
+        Some(&elf),
+        &[
+            &format!("break *{amo:#x}"),
+            "continue",
+            "delete",
+            "rwatch *(int *)((char *)&amo_w + 8)",
+            "continue",
+            "print/x $pc",
+        ],
+    );
+    has(
+        &out,
+        "Hardware read watchpoint 2: *(int *)((char *)&amo_w + 8)",
+    );
+    // gdb steps over the accessing instruction before it reports the hit.
+    has(&out, &format!("$1 = {:#x}", amo + 4));
+}

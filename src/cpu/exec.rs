@@ -634,7 +634,7 @@ impl Hart {
             }
             Op::LrW | Op::LrD => {
                 let size = if i.op() == Op::LrW { 4 } else { 8 };
-                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Load)?;
+                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Load, false)?;
                 let v = read_ram(bus, o, size);
                 self.reservation = Some(pa);
                 self.reservation_value = v;
@@ -646,7 +646,7 @@ impl Hart {
             }
             Op::ScW | Op::ScD => {
                 let size = if i.op() == Op::ScW { 4 } else { 8 };
-                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Store)?;
+                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Store, false)?;
                 let ok = self.reservation == Some(pa)
                     && read_ram(bus, o, size) == self.reservation_value;
                 self.reservation = None;
@@ -666,7 +666,7 @@ impl Hart {
             | Op::AmoMaxW
             | Op::AmoMinuW
             | Op::AmoMaxuW => {
-                let (pa, o) = self.amo_addr(bus, rs1, 4, Access::Store)?;
+                let (pa, o) = self.amo_addr(bus, rs1, 4, Access::Store, true)?;
                 let old = read_ram(bus, o, 4);
                 let (a, b) = (old as u32, rs2 as u32);
                 let new = match i.op() {
@@ -692,7 +692,7 @@ impl Hart {
             | Op::AmoMaxD
             | Op::AmoMinuD
             | Op::AmoMaxuD => {
-                let (pa, o) = self.amo_addr(bus, rs1, 8, Access::Store)?;
+                let (pa, o) = self.amo_addr(bus, rs1, 8, Access::Store, true)?;
                 let a = read_ram(bus, o, 8);
                 let b = rs2;
                 let new = match i.op() {

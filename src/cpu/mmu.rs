@@ -579,18 +579,24 @@ impl Hart {
     }
 
     /// Translates an AMO/LR/SC address to a RAM offset (AMOs on MMIO are not supported).
+    /// `also_reads`: the instruction reads the location as well as writing it (an AMO),
+    /// so read watchpoints see it too.
     pub fn amo_addr(
         &mut self,
         bus: &mut Bus,
         va: u64,
         size: u64,
         acc: Access,
+        also_reads: bool,
     ) -> Result<(u64, usize), Trap> {
         if va & (size - 1) != 0 {
             return Err(Trap::new(acc.misaligned(), va));
         }
         let pa = self.translate_access(bus, va, size, acc)?;
-        if bus.watch.active() && bus.watch.check(self.id, va, pa, size, acc) {
+        if bus.watch.active()
+            && (bus.watch.check(self.id, va, pa, size, acc)
+                || (also_reads && bus.watch.check(self.id, va, pa, size, Access::Load)))
+        {
             return Err(Trap::new(WATCH, 0));
         }
         match bus.ram.offset(pa, size) {
