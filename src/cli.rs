@@ -70,7 +70,8 @@ pub struct Cli {
     /// Shorthand for -gdb tcp::1234
     #[arg(short = 's', action = ArgAction::SetTrue)]
     pub gdb_default: bool,
-    /// GDB server: tcp:[HOST]:PORT (host defaults to 127.0.0.1; port 0 picks one) or unix:PATH
+    /// GDB server: tcp:[HOST]:PORT (host defaults to 127.0.0.1; port 0 picks one), unix:PATH,
+    /// or chardev:ID (a -chardev socket)
     #[arg(long = "gdb", value_name = "DEV")]
     pub gdb: Vec<String>,
     /// QMP server: unix:PATH,server[=on],wait=off or tcp:HOST:PORT,server,wait=off

@@ -318,7 +318,8 @@ pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
                                     term.restore();
                                     l.flush_console();
                                     eprintln!("haltpoint: terminated");
-                                    l.emu.m.vm.emit_shutdown(ShutdownCause::HostUi);
+                                    // QEMU's Ctrl-A x is a `quit`.
+                                    l.emu.m.vm.emit_shutdown(ShutdownCause::HostQmpQuit);
                                     l.finish();
                                     return 0;
                                 }

@@ -624,3 +624,70 @@ fn a_bad_guest_note_is_a_warning_and_the_dump_goes_on() {
         vm.stderr()
     );
 }
+
+#[test]
+fn flight_recorder_prints_the_last_instructions_at_a_panic() {
+    let g = common::guest("panic_sym.elf");
+    let r = common::run(
+        &[
+            "-M",
+            "virt",
+            "-bios",
+            "none",
+            "-nographic",
+            "-kernel",
+            &g,
+            "--flight-recorder",
+            "6",
+        ],
+        30,
+    );
+    assert_eq!(r.status, 0, "{}", r.all());
+    let at = r
+        .stderr
+        .find("flight recorder, hart 0, oldest first:")
+        .unwrap_or_else(|| panic!("no flight recorder output: {}", r.all()));
+    let lines: Vec<&str> = r.stderr[at..].lines().skip(1).take(6).collect();
+    assert_eq!(lines.len(), 6, "{}", r.all());
+    // The last instructions before the panic trap are main's call of panic
+    // (auipc ra + jalr ra, landing on `panic`).
+    let panic_pc = readelf_symbol(&g, "panic");
+    assert!(lines[4].contains("auipc    ra, 0"), "{lines:?}");
+    assert!(lines[5].contains("jalr     ra, ra, "), "{lines:?}");
+    let auipc_pc = u64::from_str_radix(&lines[4].trim_start()[4..20], 16).unwrap();
+    let off = lines[5].rsplit(", ").next().unwrap();
+    let off = u64::from_str_radix(off.trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(auipc_pc + off, panic_pc, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.trim_start().starts_with("M 0x")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_trap_loop_is_reported_once() {
+    // An empty machine: the zeros at 0x80000000 are illegal and mtvec is 0, so the hart
+    // faults at 0 for ever.
+    let r = common::run(
+        &[
+            "-M",
+            "virt",
+            "-bios",
+            "none",
+            "-nographic",
+            "--max-steps",
+            "200000",
+            "--flight-recorder",
+            "4",
+        ],
+        30,
+    );
+    assert_eq!(r.status, 3, "{}", r.all());
+    assert_eq!(
+        r.stderr.matches("is in a trap loop").count(),
+        1,
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("at pc 0x0"), "{}", r.all());
+}
