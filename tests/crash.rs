@@ -18,6 +18,19 @@ fn start(guest: &str, extra: &[&str]) -> Vm {
     Vm::start(&a)
 }
 
+/// A guest stopped with -S, a negotiated QMP client, and a raw gdb connection in
+/// no-ack mode.
+fn with_gdb(guest: &str, extra: &[&str]) -> (Vm, Client, Rsp) {
+    let mut a = vec!["-bios", "none", "-serial", "none", "-kernel", guest, "-S"];
+    a.extend_from_slice(extra);
+    a.extend_from_slice(&["-gdb", "tcp:127.0.0.1:0"]);
+    let vm = Vm::start(&a);
+    let q = vm.qmp();
+    let mut r = Rsp::connect(vm.gdb_port());
+    r.packet("QStartNoAckMode");
+    (vm, q, r)
+}
+
 fn events(c: &mut Client) -> Vec<String> {
     c.take_events()
 }
@@ -82,34 +95,8 @@ fn watchdog_actions() {
 
 #[test]
 fn watchdog_debug_action_stops_gdb() {
-    let dir = common::qmp::tmpdir("wdtgdb");
-    let sock = dir.join("q.sock");
     let g = common::guest("wdt.elf");
-    let args: Vec<String> = [
-        "-M",
-        "virt",
-        "-bios",
-        "none",
-        "-serial",
-        "none",
-        "-kernel",
-        &g,
-        "-S",
-        "-action",
-        "watchdog=debug",
-        "-gdb",
-        "tcp:127.0.0.1:0",
-        "-qmp",
-        &format!("unix:{},server=on,wait=off", sock.display()),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let vm = Vm::spawn(&args, dir, &[sock]);
-    let mut q = vm.qmp();
-    let port = wait_gdb_port(&vm);
-    let mut g = Rsp::connect(port);
-    g.packet("QStartNoAckMode");
+    let (_vm, mut q, mut g) = with_gdb(&g, &["-action", "watchdog=debug"]);
     g.send("vCont;c");
     let stop = g.recv();
     assert!(
@@ -118,17 +105,6 @@ fn watchdog_debug_action_stops_gdb() {
     );
     assert_eq!(q.status(), "debug");
     q.wait_event("WATCHDOG");
-}
-
-fn wait_gdb_port(vm: &Vm) -> u16 {
-    let t = Instant::now();
-    loop {
-        if let Some(p) = common::gdb_port(&vm.stderr()) {
-            return p;
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "{}", vm.stderr());
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Panic actions, by pvpanic (the demo in crash mode) and by symbol (panic_sym).
@@ -185,34 +161,8 @@ fn panic_actions() {
 
 #[test]
 fn panic_by_symbol_lands_gdb_on_panic() {
-    let dir = common::qmp::tmpdir("panicgdb");
-    let sock = dir.join("q.sock");
     let g = common::guest("panic_sym.elf");
-    let args: Vec<String> = [
-        "-M",
-        "virt",
-        "-bios",
-        "none",
-        "-serial",
-        "none",
-        "-kernel",
-        &g,
-        "-S",
-        "-action",
-        "panic=pause",
-        "-gdb",
-        "tcp:127.0.0.1:0",
-        "-qmp",
-        &format!("unix:{},server=on,wait=off", sock.display()),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let vm = Vm::spawn(&args, dir, &[sock]);
-    let mut q = vm.qmp();
-    let port = wait_gdb_port(&vm);
-    let mut r = Rsp::connect(port);
-    r.packet("QStartNoAckMode");
+    let (vm, mut q, mut r) = with_gdb(&g, &["-action", "panic=pause"]);
     r.send("vCont;c");
     let stop = r.recv();
     assert!(stop.starts_with("T05"), "{stop}");
@@ -261,32 +211,8 @@ fn readelf_symbol(elf: &str, name: &str) -> u64 {
 fn vmcoreinfo_over_qmp_and_breakpoint_on_a_page_mapped_later() {
     // A breakpoint on the demo's S-mode code at its Sv39 address, set before paging is
     // on, is caught once the guest maps it (breakpoints re-arm on satp writes).
-    let dir = common::qmp::tmpdir("remap");
-    let sock = dir.join("q.sock");
     let demo = common::guest("demo/demo.elf");
-    let args: Vec<String> = [
-        "-M",
-        "virt",
-        "-bios",
-        "none",
-        "-serial",
-        "none",
-        "-kernel",
-        &demo,
-        "-S",
-        "-gdb",
-        "tcp:127.0.0.1:0",
-        "-qmp",
-        &format!("unix:{},server=on,wait=off", sock.display()),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let vm = Vm::spawn(&args, dir, &[sock]);
-    let mut q = vm.qmp();
-    let port = wait_gdb_port(&vm);
-    let mut r = Rsp::connect(port);
-    r.packet("QStartNoAckMode");
+    let (_vm, mut q, mut r) = with_gdb(&demo, &[]);
     let s_code = readelf_symbol(&demo, "demo_s_code");
     let va = 0xffff_ffff_c000_0000u64 + (s_code - 0x8000_0000);
     assert_eq!(r.packet(&format!("Z0,{va:x},2")), "OK");
@@ -570,40 +496,12 @@ fn a_bad_guest_note_is_a_warning_and_the_dump_goes_on() {
     // The demo registers its note and panics (paused). A debugger then corrupts the
     // note's header in guest memory (namesz far larger than the registered size): the
     // next dump warns and goes on without the note.
-    let dir = common::qmp::tmpdir("badnote");
-    let sock = dir.join("q.sock");
     let demo = common::guest("demo/demo.elf");
-    let args: Vec<String> = [
-        "-M",
-        "virt",
-        "-bios",
-        "none",
-        "-serial",
-        "none",
-        "-kernel",
-        &demo,
-        "-S",
-        "-append",
-        "panic",
-        "-action",
-        "panic=pause",
-        "-gdb",
-        "tcp:127.0.0.1:0",
-        "-qmp",
-        &format!("unix:{},server=on,wait=off", sock.display()),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let vm = Vm::spawn(&args, dir, &[sock]);
-    let mut q = vm.qmp();
+    let (vm, mut q, mut r) = with_gdb(&demo, &["-append", "panic", "-action", "panic=pause"]);
     q.ok("cont", json!({}));
     q.wait_event("GUEST_PANICKED");
     let info = q.ok("x-query-vmcoreinfo", json!({}));
     let paddr = info["paddr"].as_u64().unwrap();
-    let port = wait_gdb_port(&vm);
-    let mut r = Rsp::connect(port);
-    r.packet("QStartNoAckMode");
     // `monitor phys on`: console output packets, then OK.
     r.send("qRcmd,70687973206f6e");
     while r.recv() != "OK" {}

@@ -695,13 +695,9 @@ fn bad_server_options_are_refused() {
 
 #[test]
 fn gdb_and_qmp_share_the_debug_state() {
-    let dir = tmpdir("gdb");
-    let sock = dir.join("q.sock");
     // An empty machine: the reset ROM jumps to 0x80000000, where the zeros trap for
     // ever (a guest that never ends).
-    let args: Vec<String> = [
-        "-M",
-        "virt",
+    let vm = Vm::start(&[
         "-bios",
         "none",
         "-serial",
@@ -709,26 +705,9 @@ fn gdb_and_qmp_share_the_debug_state() {
         "-S",
         "-gdb",
         "tcp:127.0.0.1:0",
-        "-qmp",
-        &format!("unix:{},server=on,wait=off", sock.display()),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let vm = Vm::spawn(&args, dir, &[sock]);
+    ]);
     let mut q = vm.qmp();
-    let t = Instant::now();
-    let port = loop {
-        let e = vm.stderr();
-        if let Some(l) = e
-            .lines()
-            .find(|l| l.contains("gdb server listening on tcp:"))
-        {
-            break l.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "{e}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let port = vm.gdb_port();
     let mut g = Rsp::connect(port);
     g.packet("QStartNoAckMode");
     assert_eq!(
@@ -850,11 +829,7 @@ fn garbage_many_clients_and_a_client_that_never_reads() {
 
 #[test]
 fn gdb_on_a_chardev() {
-    let dir = tmpdir("gdbchr");
-    let sock = dir.join("q.sock");
-    let args: Vec<String> = [
-        "-M",
-        "virt",
+    let vm = Vm::start(&[
         "-bios",
         "none",
         "-serial",
@@ -864,25 +839,8 @@ fn gdb_on_a_chardev() {
         "socket,id=g0,host=127.0.0.1,port=0,server=on,wait=off",
         "-gdb",
         "chardev:g0",
-        "-qmp",
-        &format!("unix:{},server=on,wait=off", sock.display()),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let vm = Vm::spawn(&args, dir, &[sock]);
-    let t = Instant::now();
-    let port = loop {
-        let e = vm.stderr();
-        if let Some(l) = e
-            .lines()
-            .find(|l| l.contains("gdb server listening on tcp:127.0.0.1:"))
-        {
-            break l.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "{e}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    ]);
+    let port = vm.gdb_port();
     let mut g = Rsp::connect(port);
     let r = g.packet("?");
     assert!(r.starts_with('T') || r.starts_with('S'), "{r}");

@@ -89,6 +89,18 @@ impl Vm {
         false
     }
 
+    /// The port of the gdb server (`-gdb tcp:127.0.0.1:0`), from haltpoint's stderr.
+    pub fn gdb_port(&self) -> u16 {
+        let t = Instant::now();
+        loop {
+            if let Some(p) = super::gdb_port(&self.stderr()) {
+                return p;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn stderr(&self) -> String {
         self.err.lock().unwrap().clone()
     }
