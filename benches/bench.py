@@ -265,8 +265,49 @@ def qmp_round_trips(n=5000):
     return row
 
 
+def ctrl_c_latency(n=50):
+    """Milliseconds from a Ctrl-C (0x03) to the stop reply, while cpu.elf runs."""
+    import socket
+
+    def packet(body):
+        return b"$" + body + b"#" + b"%02x" % (sum(body) % 256)
+
+    def reply(so):
+        buf = b""
+        while b"#" not in buf or len(buf) < buf.index(b"#") + 3:
+            data = so.recv(65536)
+            if not data:
+                raise OSError("closed")
+            buf += data
+        return buf
+
+    row = {"what": "gdb Ctrl-C latency ms", "unit": "ms", "lower": True}
+    for who, cmd in emulators():
+        p, port = start_stopped(cmd)
+        so = socket.create_connection(("127.0.0.1", port))
+        so.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        so.sendall(packet(b"QStartNoAckMode"))
+        reply(so)
+        worst = []
+        for _ in range(n):
+            so.sendall(packet(b"c"))
+            time.sleep(0.02)
+            t0 = time.monotonic()
+            so.sendall(b"\x03")
+            reply(so)
+            worst.append((time.monotonic() - t0) * 1000)
+        worst.sort()
+        row[who] = worst[len(worst) // 2]
+        row.setdefault("note", []).append(f"{who} max {worst[-1]:.2f} ms")
+        so.close()
+        p.kill()
+        p.wait()
+    return row
+
+
 def main():
-    which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep", "contbreak", "watch", "qmp"]
+    which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep", "contbreak", "ctrlc",
+                             "watch", "qmp"]
     if not os.path.exists(HP):
         sys.exit("build first: cargo build --release")
     if not QEMU:
@@ -275,7 +316,7 @@ def main():
     for w in which:
         r = {"boot": boot, "stepi": gdb_stepi, "rawstep": raw_steps,
              "contbreak": gdb_continue_to_break, "watch": watch_cost,
-             "qmp": qmp_round_trips}.get(w, lambda: bare(w))()
+             "qmp": qmp_round_trips, "ctrlc": ctrl_c_latency}.get(w, lambda: bare(w))()
         if isinstance(r, list):
             rows.extend(r)
         elif r:
@@ -292,6 +333,8 @@ def main():
         else:
             qs, rs = "-", "-"
         print(f"{r['what']:<28}{r['hp']:>9.2f} {r['unit']:<3}{qs:>9} {r['unit']:<3}{rs:>7}")
+        for n in r.get("note", []):
+            print(f"    ({n})")
     print("\nratio: haltpoint speed / QEMU speed (above 1 = haltpoint faster)")
 
 
