@@ -46,7 +46,7 @@ deb=$(ls ./linux-image-*-dbg_*.deb)
 # in the archive are never written.
 rm -rf ../dbg && mkdir ../dbg
 # (dpkg-deb then dies of SIGPIPE and says so: its stderr is dropped.)
-dpkg-deb --fsys-tarfile "$deb" 2>/dev/null | tar -x -C ../dbg --wildcards --occurrence=1 "./usr/lib/debug/boot/vmlinux-$kver"
+dpkg-deb --fsys-tarfile "$deb" 2>/dev/null | tar -x -C ../dbg --occurrence=1 "./usr/lib/debug/boot/vmlinux-$kver"
 mv "../dbg/usr/lib/debug/boot/vmlinux-$kver" ../vmlinux
 rm -rf ../dbg "$deb"
 
