@@ -5,20 +5,28 @@ BIN := target/release/haltpoint
 # Debian packages the build and the tests need (installed only when missing).
 DEB_BUILD := cmake gcc make
 DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-misc python3-venv e2fsprogs tmux makedumpfile python3-lzo python3-snappy
+# ... and the crash utility's tests: qemu-user runs Debian's riscv64 crash on the host.
+DEB_CRASH := qemu-user-static
 
-.PHONY: all build run test test-unit test-linux deps deps-build bench guests lint fmt clippy clean qmp-doc venv
+.PHONY: all build run test test-crash test-unit test-linux deps deps-build deps-crash bench guests lint fmt clippy clean qmp-doc venv
 
 all: build
 
-deps-build:
-	@missing=""; for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call install_missing,PACKAGES): apt-get install those not installed yet.
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "Installing:$$missing"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+endef
+
+deps-build:
+	$(call install_missing,$(DEB_BUILD))
 
 deps: deps-build
-	@missing=""; for p in $(DEB_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "Installing:$$missing"; \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	$(call install_missing,$(DEB_TEST))
+
+deps-crash: deps
+	$(call install_missing,$(DEB_CRASH))
 
 build: deps-build
 	$(CARGO) build --release
@@ -39,6 +47,15 @@ venv: deps
 test: deps venv build
 	sh tests/linux/fetch.sh
 	$(CARGO) test --release -- --test-threads=2
+
+# The slow tests (several minutes, CI runs them after `make test`): the real crash
+# utility (Debian trixie's riscv64 build, under qemu-user) on dumps of Debian's kernel
+# after a sysrq panic. They are #[ignore]d, so `make test` skips them; this runs them.
+# fetch-crash.sh downloads the kernel's -dbg package (about 1 GB) once into the cache.
+test-crash: deps-crash build
+	sh tests/linux/fetch.sh
+	sh tests/linux/fetch-crash.sh
+	$(CARGO) test --release --test crash_utility -- --ignored --nocapture
 
 bench: deps build
 	sh tests/linux/fetch.sh

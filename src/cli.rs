@@ -123,7 +123,8 @@ pub struct Cli {
     /// -kernel ELF's own symbols)
     #[arg(long = "symbols", value_name = "FILE")]
     pub symbols: Option<String>,
-    /// Functions whose first instruction means the guest panicked (comma separated)
+    /// Functions whose execution means the guest panicked (comma separated; stopped after
+    /// their prologue when --symbols is an ELF with their code, else at their entry)
     #[arg(
         long = "panic-symbols",
         value_name = "NAME,...",

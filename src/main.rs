@@ -241,8 +241,14 @@ fn real_main() -> Result<i32, String> {
         machine.set_flight_recorder(n);
     }
     // Panic detection by symbol: --symbols FILE, else the -kernel ELF's symbols.
+    // With an ELF --symbols, the traps go after the functions' prologues (see symbols.rs).
+    let mut code = haltpoint::symbols::Code::new();
     let syms = match &cli.symbols {
-        Some(f) => Some(haltpoint::symbols::load(f)?),
+        Some(f) => {
+            let (s, c) = haltpoint::symbols::load(f, &cli.panic_symbols)?;
+            code = c;
+            Some(s)
+        }
         None => {
             let s: haltpoint::symbols::Symbols = machine
                 .symbols
@@ -253,7 +259,7 @@ fn real_main() -> Result<i32, String> {
         }
     };
     if let Some(syms) = syms {
-        let (traps, missing) = haltpoint::symbols::panic_traps(&syms, &cli.panic_symbols);
+        let (traps, missing) = haltpoint::symbols::panic_traps(&syms, &cli.panic_symbols, &code);
         if cli.symbols.is_some() && !missing.is_empty() {
             eprintln!(
                 "haltpoint: warning: panic symbol(s) not found: {}",

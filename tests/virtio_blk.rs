@@ -48,14 +48,14 @@ fn cache() -> PathBuf {
     let dir = root().join("tests/linux");
     let sum = Command::new("sh")
         .arg("-c")
-        .arg("cat init fetch.sh | cksum")
+        .arg("cat init fetch.sh debian-apt.sh | cksum")
         .current_dir(&dir)
         .output()
         .expect("run cksum");
     let stamp = std::fs::read(cache.join(".stamp")).unwrap_or_default();
     assert!(
         sum.status.success() && sum.stdout == stamp,
-        "The Linux guest cache in {} is out of date (tests/linux/init or fetch.sh \
+        "The Linux guest cache in {} is out of date (tests/linux/init, fetch.sh or debian-apt.sh \
          changed): run `sh tests/linux/fetch.sh`",
         cache.display()
     );

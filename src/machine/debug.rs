@@ -61,7 +61,7 @@ pub enum BpHit {
     None,
     /// A debugger breakpoint.
     Debugger,
-    /// The first instruction of a panic function (its symbol name).
+    /// A panic function's trap (its symbol name).
     Panic(String),
 }
 
@@ -81,7 +81,8 @@ pub struct DebugState {
     pub step_irq: bool,
     /// Breakpoints by virtual address: (software, hardware) insertion counts.
     breakpoints: BTreeMap<u64, (u32, u32)>,
-    /// Panic detection: first instructions of the kernel's panic functions.
+    /// Panic detection: the traps in the kernel's panic functions (entry, or after the
+    /// prologue: see `symbols::panic_traps`).
     panic_traps: BTreeMap<u64, String>,
     /// Decoded slots currently holding a breakpoint: (RAM page, slot).
     armed: Vec<(usize, usize)>,

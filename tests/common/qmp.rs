@@ -194,6 +194,13 @@ impl Client {
         c
     }
 
+    /// How long one read may wait (20 s after `connect`).
+    pub fn set_timeout(&mut self, secs: u64) {
+        self.w
+            .set_read_timeout(Some(Duration::from_secs(secs)))
+            .unwrap();
+    }
+
     pub fn send(&mut self, raw: &[u8]) {
         self.w.write_all(raw).unwrap();
     }

@@ -2,47 +2,26 @@
 # Fetches Debian trixie riscv64 packages (kernel, modules, OpenSBI, busybox) into a cache
 # outside the repository and builds a test initramfs from them.
 #
-# The host's apt configuration is never touched: apt runs with its own source list,
-# state directory and cache under $CACHE/apt. The mirror is taken from the host's own
-# Debian source list (or $HALTPOINT_DEBIAN_MIRROR).
+# apt is private to the cache (tests/linux/debian-apt.sh): the host's apt configuration
+# is never touched.
 #
 # Output (in $CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/haltpoint):
 #   fw_dynamic.bin  vmlinux  initramfs.cpio.gz  kernel-version
 set -eu
 
-CACHE=${HALTPOINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/haltpoint}
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/debian-apt.sh"
 mkdir -p "$CACHE"
 cd "$CACHE"
 
 if [ -f initramfs.cpio.gz ] && [ -f vmlinux ] && [ -f fw_dynamic.bin ] && [ -f .stamp ] &&
-   [ "$(cat .stamp)" = "$(cat "$HERE/init" "$HERE/fetch.sh" | cksum)" ]; then
+   [ "$(cat .stamp)" = "$(cat "$HERE/init" "$HERE/fetch.sh" "$HERE/debian-apt.sh" | cksum)" ]; then
     echo "fetch.sh: cache is up to date in $CACHE"
     exit 0
 fi
 
-mirror=${HALTPOINT_DEBIAN_MIRROR:-}
-if [ -z "$mirror" ]; then
-    mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)[[:space:]]*$/\1/p' \
-        /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-fi
-if [ -z "$mirror" ]; then
-    mirror=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\/debian\)[[:space:]].*/\2/p' \
-        /etc/apt/sources.list 2>/dev/null | head -n 1)
-fi
-[ -n "$mirror" ] || { echo "fetch.sh: no Debian mirror found; set HALTPOINT_DEBIAN_MIRROR" >&2; exit 1; }
-
-APT=$CACHE/apt
-mkdir -p "$APT/lists/partial" "$APT/archives/partial" "$APT/etc/preferences.d" debs
-echo "deb [arch=riscv64 trusted=yes] $mirror trixie main" > "$APT/sources.list"
-apt_opts="-o Dir::Etc::SourceList=$APT/sources.list -o Dir::Etc::SourceParts=/dev/null
- -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=$APT/etc/preferences.d
- -o Dir::State::Lists=$APT/lists -o Dir::State::Status=/dev/null
- -o Dir::Cache=$APT -o Dir::Cache::Archives=$APT/archives
- -o APT::Architectures::=riscv64 -o APT::Architecture=riscv64
- -o Debug::NoLocking=1 -o Acquire::Languages=none"
-# shellcheck disable=SC2086
-apt-get $apt_opts update 2>&1 | grep -v "unsandboxed" >&2 || true
+mkdir -p debs
+debian_apt_update
 # The linux-image-riscv64 metapackage names the versioned kernel package.
 # shellcheck disable=SC2086
 kpkg=$(apt-cache $apt_opts depends linux-image-riscv64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
@@ -81,5 +60,5 @@ for m in qemu_fw_cfg virtio_mmio virtio_blk watchdog sunxi_wdt crc16 mbcache jbd
     esac
 done
 (cd initrd && find . | sort | cpio -o -H newc --quiet | gzip -9n > ../initramfs.cpio.gz)
-cat "$HERE/init" "$HERE/fetch.sh" | cksum > .stamp
+cat "$HERE/init" "$HERE/fetch.sh" "$HERE/debian-apt.sh" | cksum > .stamp
 echo "fetch.sh: ready in $CACHE (kernel $kver)"
