@@ -124,13 +124,11 @@ pub struct Cli {
     #[arg(long = "symbols", value_name = "FILE")]
     pub symbols: Option<String>,
     /// Functions whose execution means the guest panicked (comma separated; stopped after
-    /// their prologue when --symbols is an ELF with their code, else at their entry)
-    #[arg(
-        long = "panic-symbols",
-        value_name = "NAME,...",
-        default_value = "panic"
-    )]
-    pub panic_symbols: String,
+    /// their prologue when --symbols is an ELF with their code, else at their entry).
+    /// Default: `__crash_kexec` when the symbols have it (the kernel has printed its panic
+    /// message there, which the crash utility needs), else `panic`
+    #[arg(long = "panic-symbols", value_name = "NAME,...")]
+    pub panic_symbols: Option<String>,
     /// Print the number of instructions retired by each hart at exit
     #[arg(long = "stats", action = ArgAction::SetTrue)]
     pub stats: bool,

@@ -243,9 +243,13 @@ fn real_main() -> Result<i32, String> {
     // Panic detection by symbol: --symbols FILE, else the -kernel ELF's symbols.
     // With an ELF --symbols, the traps go after the functions' prologues (see symbols.rs).
     let mut code = haltpoint::symbols::Code::new();
+    let wanted = cli
+        .panic_symbols
+        .clone()
+        .unwrap_or_else(|| haltpoint::symbols::DEFAULT_PANIC_SYMBOLS.to_string());
     let syms = match &cli.symbols {
         Some(f) => {
-            let (s, c) = haltpoint::symbols::load(f, &cli.panic_symbols)?;
+            let (s, c) = haltpoint::symbols::load(f, &wanted)?;
             code = c;
             Some(s)
         }
@@ -259,7 +263,11 @@ fn real_main() -> Result<i32, String> {
         }
     };
     if let Some(syms) = syms {
-        let (traps, missing) = haltpoint::symbols::panic_traps(&syms, &cli.panic_symbols, &code);
+        let list = match &cli.panic_symbols {
+            Some(l) => l.clone(),
+            None => haltpoint::symbols::default_panic_symbol(&syms).to_string(),
+        };
+        let (traps, missing) = haltpoint::symbols::panic_traps(&syms, &list, &code);
         if cli.symbols.is_some() && !missing.is_empty() {
             eprintln!(
                 "haltpoint: warning: panic symbol(s) not found: {}",

@@ -1,8 +1,8 @@
 //! Kernel symbols for panic detection: from an ELF's symbol table (a `vmlinux` from
 //! Debian's `-dbg` package, or the `-kernel` ELF itself) or a `System.map`.
 //!
-//! haltpoint traps each panic function (`panic` by default, `--panic-symbols` to change
-//! the list) with the same native breakpoints gdb uses, so a kernel without pvpanic still
+//! haltpoint traps each panic function (by default `__crash_kexec` when the kernel has it,
+//! else `panic`; `--panic-symbols` to change the list) with the same native breakpoints gdb uses, so a kernel without pvpanic still
 //! raises GUEST_PANICKED and the panic action.
 //!
 //! Where the trap goes: when the symbol file has the function's code (an ELF vmlinux),
@@ -17,8 +17,21 @@ use std::collections::BTreeMap;
 /// Symbol name → address.
 pub type Symbols = BTreeMap<String, u64>;
 
-/// The default list of panic functions.
-pub const DEFAULT_PANIC_SYMBOLS: &str = "panic";
+/// The candidates for the default panic function, in order of preference (their code is
+/// read from an ELF `--symbols` so either can be trapped after its prologue).
+pub const DEFAULT_PANIC_SYMBOLS: &str = "__crash_kexec,panic";
+
+/// The default panic function for these symbols: `__crash_kexec` when the kernel has one
+/// (`CONFIG_CRASH_DUMP`, as Debian's): `panic` calls it after printing its message and
+/// backtrace, which is what the crash utility needs for `sys` (PANIC) and `bt` (the
+/// panicking task); else `panic` itself.
+pub fn default_panic_symbol(syms: &Symbols) -> &'static str {
+    if syms.contains_key("__crash_kexec") {
+        "__crash_kexec"
+    } else {
+        "panic"
+    }
+}
 
 /// The first bytes of functions' code, by address (what [`prologue_end`] needs).
 pub type Code = BTreeMap<u64, Vec<u8>>;
@@ -178,6 +191,15 @@ pub fn panic_traps(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_prefers_crash_kexec() {
+        let mut m = Symbols::new();
+        m.insert("panic".into(), 0x1000);
+        assert_eq!(default_panic_symbol(&m), "panic");
+        m.insert("__crash_kexec".into(), 0x2000);
+        assert_eq!(default_panic_symbol(&m), "__crash_kexec");
+    }
 
     #[test]
     fn system_map() {

@@ -153,10 +153,9 @@ fn crash_reads_elf_and_kdump_dumps_of_a_sysrq_panic() {
             "none",
             "-serial",
             &format!("file:{}", console.display()),
+            // The default panic symbol for a kernel with __crash_kexec is that one.
             "--symbols",
             &vmlinux,
-            "--panic-symbols",
-            "__crash_kexec",
             "-action",
             "panic=pause",
             "-qmp",
