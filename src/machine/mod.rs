@@ -206,12 +206,17 @@ impl Machine {
 
     /// Runs the machine for up to `max_steps` steps.
     pub fn run(&mut self, max_steps: u64) -> Outcome {
-        let end = self.steps.saturating_add(max_steps);
-        let quantum = if self.harts.len() > 1 {
-            SMP_QUANTUM
-        } else {
-            UP_QUANTUM
-        };
+        let smp = self.harts.len() > 1;
+        let mut end = self.steps.saturating_add(max_steps);
+        let quantum = if smp { SMP_QUANTUM } else { UP_QUANTUM };
+        if smp {
+            // With several harts, where a round ends decides which hart sees which store
+            // first. Rounds therefore end on a fixed grid of machine time (and at timer
+            // deadlines), never where the caller's slice happens to end: slices are
+            // shorter while a debugger or QMP client is attached, and the run must not
+            // depend on that. A slice may overrun by less than one quantum.
+            end = end.div_ceil(SMP_QUANTUM).saturating_mul(SMP_QUANTUM);
+        }
         while self.steps < end {
             let now = self.steps;
             self.bus.now = self.bus.clock.ticks(now);
@@ -230,7 +235,12 @@ impl Machine {
                     _ => return Outcome::Idle,
                 }
             }
-            let mut q = quantum.min(end - now);
+            let to_grid = if smp {
+                quantum - now % quantum
+            } else {
+                quantum
+            };
+            let mut q = to_grid.min(end - now);
             if let Some(d) = deadline {
                 q = q.min(d - now);
             }
