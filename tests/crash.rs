@@ -589,3 +589,24 @@ fn a_trap_loop_is_reported_once() {
     );
     assert!(r.stderr.contains("at pc 0x0"), "{}", r.all());
 }
+
+#[test]
+fn device_state_keeps_the_vmcoreinfo_registration() {
+    // fw_cfg's state (the guest's etc/vmcoreinfo registration) is in the device-state
+    // file: save, reset (which clears it), load.
+    let vm = start(
+        "demo/demo.elf",
+        &["-append", "panic", "-action", "panic=pause"],
+    );
+    let mut c = vm.qmp();
+    c.ok("cont", json!({}));
+    c.wait_event("GUEST_PANICKED");
+    let before = c.ok("x-query-vmcoreinfo", json!({}));
+    assert_eq!(before["registered"], true, "{before}");
+    let f = vm.dir.join("state.qevm").display().to_string();
+    c.ok("xen-save-devices-state", json!({"filename": f}));
+    c.ok("system_reset", json!({}));
+    assert_eq!(c.ok("x-query-vmcoreinfo", json!({}))["registered"], false);
+    c.ok("xen-load-devices-state", json!({"filename": f}));
+    assert_eq!(c.ok("x-query-vmcoreinfo", json!({})), before);
+}

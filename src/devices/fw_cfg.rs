@@ -430,6 +430,45 @@ impl Device for FwCfg {
         }
     }
 
+    /// Section fields: selected key (u16), read offset (u32), DMA address (u64), the
+    /// guest's vmcoreinfo registration (bool + 16 bytes; all zero without the file).
+    fn save_state(&self) -> Option<Vec<u8>> {
+        let mut e = crate::devstate::Enc::default();
+        e.u16(self.cur);
+        e.u32(self.offset);
+        e.u64(self.dma_addr);
+        e.bool(self.vmcoreinfo_set);
+        let reg = match self.vmcoreinfo {
+            Some(i) => self.files[i].data.clone(),
+            None => vec![0; 16],
+        };
+        e.bytes(&reg);
+        Some(e.0)
+    }
+
+    fn load_state(&mut self, data: &[u8], apply: bool) -> Result<(), String> {
+        let mut d = crate::devstate::Dec::new(data, "section 'fw_cfg'");
+        let cur = d.u16()?;
+        let offset = d.u32()?;
+        let dma_addr = d.u64()?;
+        let set = d.bool()?;
+        let reg = d.bytes(16)?.to_vec();
+        d.end()?;
+        if reg.len() != 16 {
+            return Err("section 'fw_cfg': the vmcoreinfo register must be 16 bytes".into());
+        }
+        if apply {
+            self.select(cur);
+            self.offset = offset;
+            self.dma_addr = dma_addr;
+            if let Some(i) = self.vmcoreinfo {
+                self.files[i].data = reg;
+                self.vmcoreinfo_set = set;
+            }
+        }
+        Ok(())
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }

@@ -210,6 +210,39 @@ impl Device for SunxiWdt {
         *self = SunxiWdt::new(self.irq);
     }
 
+    /// Section fields: IRQ_EN, IRQ_STA, CFG, MODE (u32 each), then whether the count runs
+    /// (bool) and its deadline in machine ticks (u64).
+    fn save_state(&self) -> Option<Vec<u8>> {
+        let mut e = crate::devstate::Enc::default();
+        for v in [self.irq_en, self.irq_sta, self.cfg, self.mode] {
+            e.u32(v);
+        }
+        e.bool(self.deadline.is_some());
+        e.u64(self.deadline.unwrap_or(0));
+        Some(e.0)
+    }
+
+    fn load_state(&mut self, data: &[u8], apply: bool) -> Result<(), String> {
+        let mut d = crate::devstate::Dec::new(data, "section 'sunxi_wdt'");
+        let v = SunxiWdt {
+            irq: self.irq,
+            irq_en: d.u32()?,
+            irq_sta: d.u32()?,
+            cfg: d.u32()?,
+            mode: d.u32()?,
+            deadline: {
+                let running = d.bool()?;
+                let t = d.u64()?;
+                running.then_some(t)
+            },
+        };
+        d.end()?;
+        if apply {
+            *self = v;
+        }
+        Ok(())
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }

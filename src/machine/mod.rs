@@ -291,6 +291,9 @@ impl Machine {
             }
             self.steps = now + q;
         }
+        // Leave the derived interrupt state current for whoever looks next (a debugger,
+        // a device-state save).
+        self.update_interrupts(self.steps);
         Outcome::Budget
     }
 
