@@ -610,3 +610,24 @@ fn device_state_keeps_the_vmcoreinfo_registration() {
     c.ok("xen-load-devices-state", json!({"filename": f}));
     assert_eq!(c.ok("x-query-vmcoreinfo", json!({})), before);
 }
+
+#[test]
+fn pvpanic_crash_loaded_and_shutdown() {
+    let mut vm = start("pvpanic_events.elf", &[]);
+    let mut c = vm.qmp();
+    c.ok("cont", json!({}));
+    let ev = c.wait_event("GUEST_CRASHLOADED");
+    assert_eq!(ev["data"], json!({"action": "run"}));
+    c.wait_event("GUEST_PVSHUTDOWN");
+    let ev = c.wait_event("SHUTDOWN");
+    assert_eq!(
+        ev["data"],
+        json!({"guest": true, "reason": "guest-shutdown"})
+    );
+    assert!(
+        !c.events.iter().any(|e| e["event"] == "GUEST_PANICKED"),
+        "{:?}",
+        c.events
+    );
+    assert_eq!(vm.wait(10), 0, "a pvpanic shutdown is a guest poweroff");
+}
