@@ -332,3 +332,50 @@ fn debian_watchdog_fires_when_not_petted() {
     assert_eq!(q.status(), "debug");
     assert!(vm.stderr_has("watchdog: timer fired"), "{}", vm.stderr());
 }
+
+#[test]
+fn debian_watchdog_actions() {
+    // The real kernel's sunxi_wdt, never petted, under each watchdog action: WATCHDOG
+    // first, then the action's events and run state. Two boots at a time.
+    use serde_json::json;
+    let cases: Vec<(&str, &[&str], &str)> = vec![
+        ("reset", &["RESET"], "running"),
+        ("shutdown", &["POWERDOWN"], "running"),
+        ("pause", &["STOP"], "watchdog"),
+        ("none", &[], "running"),
+        ("inject-nmi", &[], "running"),
+    ];
+    let run = |(action, after, state): (&str, &[&str], &str)| {
+        let mut args: Vec<String> = linux_args("1", "console=ttyS0 hp=watchdog quiet");
+        args.retain(|a| a != "-nographic");
+        args.extend(
+            [
+                "-serial",
+                "none",
+                "-S",
+                "-action",
+                &format!("watchdog={action}"),
+            ]
+            .map(String::from),
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let vm = common::qmp::Vm::start(&refs);
+        let mut q = vm.qmp();
+        q.set_timeout(300);
+        q.ok("cont", json!({}));
+        let ev = q.wait_event("WATCHDOG");
+        assert_eq!(ev["data"], json!({"action": action}));
+        for e in after {
+            q.wait_event(e);
+        }
+        assert_eq!(q.status(), state, "{action}");
+    };
+    for pair in cases.chunks(2) {
+        std::thread::scope(|s| {
+            for c in pair {
+                let c = *c;
+                s.spawn(move || run(c));
+            }
+        });
+    }
+}
