@@ -487,8 +487,9 @@ impl Bus {
             .position(|s| pa >= s.base && pa + size as u64 <= s.base + s.size)
     }
 
-    /// Splits the bus into one device and the context it may use.
-    fn with_dev<R>(&mut self, idx: usize, f: impl FnOnce(&mut dyn Device, &mut DevCtx) -> R) -> R {
+    /// Splits the bus into its devices and the context a device may use during an
+    /// access (the one place that builds a [`DevCtx`]).
+    pub fn split(&mut self) -> (&mut [Slot], DevCtx<'_>) {
         let Bus {
             ram,
             devices,
@@ -501,7 +502,7 @@ impl Bus {
             watch,
             ..
         } = self;
-        let mut ctx = DevCtx {
+        let ctx = DevCtx {
             now: *now,
             irq,
             ram,
@@ -511,6 +512,12 @@ impl Bus {
             log,
             watch,
         };
+        (devices, ctx)
+    }
+
+    /// Runs `f` on device `idx` with the context it may use.
+    fn with_dev<R>(&mut self, idx: usize, f: impl FnOnce(&mut dyn Device, &mut DevCtx) -> R) -> R {
+        let (devices, mut ctx) = self.split();
         f(devices[idx].dev.as_mut(), &mut ctx)
     }
 

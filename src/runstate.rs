@@ -119,6 +119,11 @@ impl ShutdownCause {
     pub fn guest(self) -> bool {
         (self as u8) >= (ShutdownCause::GuestShutdown as u8)
     }
+
+    /// SHUTDOWN's and RESET's `data`.
+    fn event_data(self) -> Value {
+        json!({"guest": self.guest(), "reason": self.name()})
+    }
 }
 
 impl RunState {
@@ -368,9 +373,10 @@ impl Vm {
         }
     }
 
-    /// Moves a stopped VM to `to` without STOP (the VM is already stopped).
-    pub fn restate(&mut self, to: RunState) {
-        if !self.state.is_live() {
+    /// Stops the VM in `to` for a guest request: STOP when it was live; a VM that was
+    /// already stopped (a request raised while stepping) just enters `to`.
+    fn stop_in(&mut self, to: RunState) {
+        if !self.stop(to) && !self.state.is_live() {
             self.set(to);
         }
     }
@@ -392,18 +398,12 @@ impl Vm {
 
     /// Emits SHUTDOWN for `cause`.
     pub fn emit_shutdown(&mut self, cause: ShutdownCause) {
-        self.emit(
-            "SHUTDOWN",
-            Some(json!({"guest": cause.guest(), "reason": cause.name()})),
-        );
+        self.emit("SHUTDOWN", Some(cause.event_data()));
     }
 
     /// Emits RESET for `cause`.
     pub fn emit_reset(&mut self, cause: ShutdownCause) {
-        self.emit(
-            "RESET",
-            Some(json!({"guest": cause.guest(), "reason": cause.name()})),
-        );
+        self.emit("RESET", Some(cause.event_data()));
     }
 
     /// A shutdown request (QEMU's `qemu_system_shutdown_request`): SHUTDOWN, then either
@@ -412,9 +412,7 @@ impl Vm {
     pub fn shutdown(&mut self, cause: ShutdownCause, status: i32) {
         self.emit_shutdown(cause);
         if cause.guest() && self.actions.shutdown == ShutdownAction::Pause {
-            if !self.stop(RunState::Shutdown) {
-                self.restate(RunState::Shutdown);
-            }
+            self.stop_in(RunState::Shutdown);
         } else {
             self.request = Some(Request::Exit(status));
         }
@@ -449,16 +447,12 @@ impl Vm {
         match self.actions.panic {
             _ if pause => {
                 self.emit("GUEST_PANICKED", Some(json!({"action": "pause"})));
-                if !self.stop(RunState::GuestPanicked) {
-                    self.restate(RunState::GuestPanicked);
-                }
+                self.stop_in(RunState::GuestPanicked);
                 true
             }
             PanicAction::Shutdown | PanicAction::ExitFailure => {
                 self.emit("GUEST_PANICKED", Some(json!({"action": "poweroff"})));
-                if !self.stop(RunState::GuestPanicked) {
-                    self.restate(RunState::GuestPanicked);
-                }
+                self.stop_in(RunState::GuestPanicked);
                 let status = if self.actions.panic == PanicAction::ExitFailure {
                     1
                 } else {

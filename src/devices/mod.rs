@@ -99,28 +99,7 @@ pub(crate) mod testutil {
 
     /// Runs `f` on the device at slot 0, which must be a `T`, with a context from `bus`.
     pub fn with_dev<T: 'static>(bus: &mut Bus, f: impl FnOnce(&mut T, &mut DevCtx)) {
-        let Bus {
-            devices,
-            irq,
-            ram,
-            console,
-            events,
-            log,
-            now,
-            icache,
-            watch,
-            ..
-        } = bus;
-        let mut ctx = DevCtx {
-            now: *now,
-            irq,
-            ram,
-            icache,
-            console,
-            events,
-            log,
-            watch,
-        };
+        let (devices, mut ctx) = bus.split();
         match devices[0].dev.as_any_mut().downcast_mut::<T>() {
             Some(d) => f(d, &mut ctx),
             None => panic!("slot 0 is not a {}", std::any::type_name::<T>()),

@@ -381,27 +381,7 @@ pub(crate) mod tests {
 
     /// Runs `f` with a device context over `bus`.
     pub fn with_ctx<R>(bus: &mut Bus, f: impl FnOnce(&mut DevCtx) -> R) -> R {
-        let Bus {
-            ram,
-            irq,
-            console,
-            events,
-            log,
-            now,
-            icache,
-            watch,
-            ..
-        } = bus;
-        let mut ctx = DevCtx {
-            now: *now,
-            irq,
-            ram,
-            icache,
-            console,
-            events,
-            log,
-            watch,
-        };
+        let (_, mut ctx) = bus.split();
         f(&mut ctx)
     }
 

@@ -333,6 +333,11 @@ impl Sink {
     /// A `file:PATH` output: a new temporary file next to `path` (mode 0600, as QEMU
     /// creates dump files), renamed to `path` when the dump completes.
     pub fn create(path: &Path) -> Result<Sink, DumpError> {
+        Sink::create_with_mode(path, 0o600)
+    }
+
+    /// As [`Sink::create`], with the file created with `mode` (before the umask).
+    pub fn create_with_mode(path: &Path, mode: u32) -> Result<Sink, DumpError> {
         use std::os::unix::fs::OpenOptionsExt;
         let name = path.file_name().ok_or_else(|| DumpError::Create {
             path: path.to_path_buf(),
@@ -349,7 +354,7 @@ impl Sink {
             match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .mode(mode)
                 .open(&tmp)
             {
                 Ok(file) => {
@@ -419,7 +424,7 @@ impl Sink {
     }
 
     /// Appends `data` at the end of what was written.
-    fn append(&mut self, data: &[u8]) -> Result<(), DumpError> {
+    pub fn append(&mut self, data: &[u8]) -> Result<(), DumpError> {
         let r = if self.seekable {
             self.file.write_all_at(data, self.base + self.pos)
         } else {
@@ -443,7 +448,7 @@ impl Sink {
     }
 
     /// Makes the output durable and, for a `file:` dump, puts it in place.
-    fn finish(&mut self) -> Result<(), DumpError> {
+    pub fn finish(&mut self) -> Result<(), DumpError> {
         if let Some((tmp, dest)) = &self.tmp {
             self.file.sync_all().map_err(|e| self.err(e))?;
             std::fs::rename(tmp, dest).map_err(|e| self.err(e))?;

@@ -204,9 +204,8 @@ impl GdbServer {
                     return;
                 }
                 GdbStubStateMachine::Running(g) => match emu.req.take() {
-                    Some(RunReq::Step(h)) if emu.m.vm.state().needs_reset() => {
+                    Some(RunReq::Step(_)) if emu.m.vm.state().needs_reset() => {
                         // QEMU does not resume such a VM; say so at once.
-                        let _ = h;
                         let reason =
                             state_reason(emu).unwrap_or(MultiThreadStopReason::SignalWithThread {
                                 tid: tid(emu.cur),

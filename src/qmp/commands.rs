@@ -43,7 +43,6 @@ pub struct Info {
 }
 
 /// The state of `dump-guest-memory` (one dump at a time), for `query-dump`.
-#[derive(Default)]
 pub struct DumpSlot {
     /// A detached dump in progress.
     pub job: Option<crate::dump::DumpJob>,
@@ -51,15 +50,30 @@ pub struct DumpSlot {
     pub status: &'static str,
     pub completed: u64,
     pub total: u64,
+    /// Why the last dump failed.
+    pub error: Option<String>,
     /// The VM was running when the dump began: resume it afterwards.
     pub resume: bool,
+}
+
+impl Default for DumpSlot {
+    fn default() -> DumpSlot {
+        DumpSlot {
+            job: None,
+            status: "none",
+            completed: 0,
+            total: 0,
+            error: None,
+            resume: false,
+        }
+    }
 }
 
 impl DumpSlot {
     /// `query-dump`'s answer.
     pub fn result(&self) -> Value {
         json!({
-            "status": if self.status.is_empty() { "none" } else { self.status },
+            "status": self.status,
             "completed": self.completed,
             "total": self.total,
         })
@@ -68,18 +82,22 @@ impl DumpSlot {
     /// Ends the dump: DUMP_COMPLETED, then the VM resumes if it was running.
     pub fn finish(&mut self, m: &mut Machine, outcome: Result<crate::dump::Progress, String>) {
         self.job = None;
-        let data = match &outcome {
+        match outcome {
             Ok(p) => {
                 self.status = "completed";
                 self.completed = p.completed;
                 self.total = p.total;
-                json!({ "result": self.result() })
+                self.error = None;
             }
             Err(e) => {
                 self.status = "failed";
-                json!({ "result": self.result(), "error": e })
+                self.error = Some(e);
             }
-        };
+        }
+        let mut data = json!({ "result": self.result() });
+        if let Some(e) = &self.error {
+            data["error"] = json!(e);
+        }
         m.vm.emit("DUMP_COMPLETED", Some(data));
         if std::mem::take(&mut self.resume) && m.vm.state() == RunState::SaveVm {
             if let Some(o) = m.vm_start() {
@@ -722,14 +740,23 @@ pub static COMMANDS: &[Command] = &[
     },
 ];
 
+/// SHUTDOWN's and RESET's data.
+const CAUSE_DATA: &[Member] = &[
+    req("guest", Ty::Bool, "the guest asked for it"),
+    req("reason", Ty::Enum(&SHUTDOWN_CAUSE), ""),
+];
+
+/// GUEST_PANICKED's and GUEST_CRASHLOADED's data.
+const GUEST_PANIC_DATA: &[Member] = &[
+    req("action", Ty::Enum(&GUEST_PANIC_ACTION), ""),
+    opt("info", Ty::Object(&GUEST_PANIC_INFO), ""),
+];
+
 /// Every QMP event haltpoint can emit.
 pub static EVENTS: &[EventDef] = &[
     EventDef {
         name: "SHUTDOWN",
-        data: &[
-            req("guest", Ty::Bool, "the guest asked for it"),
-            req("reason", Ty::Enum(&SHUTDOWN_CAUSE), ""),
-        ],
+        data: CAUSE_DATA,
         doc: "The VM shuts down: guest poweroff (sifive_test), `quit`, SIGINT/SIGTERM, a \
               panic with the panic action `shutdown`.",
     },
@@ -740,10 +767,7 @@ pub static EVENTS: &[EventDef] = &[
     },
     EventDef {
         name: "RESET",
-        data: &[
-            req("guest", Ty::Bool, "the guest asked for it"),
-            req("reason", Ty::Enum(&SHUTDOWN_CAUSE), ""),
-        ],
+        data: CAUSE_DATA,
         doc: "The machine was reset (guest reboot through sifive_test, `system_reset`).",
     },
     EventDef {
@@ -778,18 +802,12 @@ pub static EVENTS: &[EventDef] = &[
     },
     EventDef {
         name: "GUEST_PANICKED",
-        data: &[
-            req("action", Ty::Enum(&GUEST_PANIC_ACTION), ""),
-            opt("info", Ty::Object(&GUEST_PANIC_INFO), ""),
-        ],
+        data: GUEST_PANIC_DATA,
         doc: "The guest panicked.",
     },
     EventDef {
         name: "GUEST_CRASHLOADED",
-        data: &[
-            req("action", Ty::Enum(&GUEST_PANIC_ACTION), ""),
-            opt("info", Ty::Object(&GUEST_PANIC_INFO), ""),
-        ],
+        data: GUEST_PANIC_DATA,
         doc: "The guest panicked and has a crash kernel loaded.",
     },
     EventDef {
@@ -1060,22 +1078,9 @@ pub fn start_dump(c: &mut Ctx<'_>, args: &crate::dump::DumpArgs) -> Result<(), Q
         return Ok(());
     }
     while c.dump.step(c.m, 64 << 20) {}
-    match c.dump.status {
-        "completed" => Ok(()),
-        _ => {
-            // The failure's text is in the DUMP_COMPLETED just queued.
-            let err =
-                c.m.vm
-                    .events
-                    .iter()
-                    .rev()
-                    .find(|e| e.name == "DUMP_COMPLETED")
-                    .and_then(|e| e.data.as_ref())
-                    .and_then(|d| d["error"].as_str())
-                    .unwrap_or("the dump failed")
-                    .to_string();
-            Err(QmpError::generic(err))
-        }
+    match &c.dump.error {
+        None => Ok(()),
+        Some(e) => Err(QmpError::generic(e.clone())),
     }
 }
 
@@ -1173,56 +1178,42 @@ fn mem_args(a: &Map<String, Value>) -> (u64, i64, String) {
     (val, size, file)
 }
 
-/// Writes `size` bytes produced by `read(addr, buf) -> ok` to `file` through a temporary
-/// file that is renamed at the end; nothing is left behind on failure.
+/// Writes `size` bytes produced by `read(addr, buf) -> ok` to `file` through the dump
+/// writers' output ([`crate::dump::Sink`]): a temporary file renamed at the end, so
+/// nothing is left behind on failure. The file mode is QEMU's for memsave (0666 before
+/// the umask).
 fn save_memory(
     file: &str,
     addr: u64,
     size: i64,
     mut read: impl FnMut(u64, &mut [u8]) -> bool,
 ) -> Result<(), QmpError> {
-    use std::io::Write;
-    let tmp = format!("{file}.haltpoint-tmp");
-    let open_err = |e: std::io::Error| {
-        QmpError::generic(format!(
-            "Could not open '{file}': {}",
-            crate::qmp::os_error_text(&e)
-        ))
+    use crate::dump::{DumpError, Sink};
+    let failed = |e: DumpError| {
+        QmpError::generic(match e {
+            DumpError::Write { err, .. } => format!(
+                "writing memory to '{file}' failed: {}",
+                crate::qmp::os_error_text(&err)
+            ),
+            other => other.to_string(),
+        })
     };
-    if let Some(parent) = std::path::Path::new(file).parent() {
-        if !parent.as_os_str().is_empty() && !parent.is_dir() {
-            return Err(open_err(std::io::Error::from_raw_os_error(libc::ENOENT)));
-        }
-    }
-    let mut f = std::fs::File::create(&tmp).map_err(open_err)?;
+    let mut out = Sink::create_with_mode(std::path::Path::new(file), 0o666).map_err(failed)?;
     let invalid = || QmpError::generic(format!("Invalid addr 0x{addr:016x}/size {size} specified"));
-    let result = (|| {
-        if size < 0 {
+    if size < 0 {
+        return Err(invalid());
+    }
+    let mut done: u64 = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while done < size as u64 {
+        let n = (size as u64 - done).min(buf.len() as u64) as usize;
+        if !read(addr.wrapping_add(done), &mut buf[..n]) {
             return Err(invalid());
         }
-        let mut done: u64 = 0;
-        let mut buf = vec![0u8; 64 * 1024];
-        while done < size as u64 {
-            let n = (size as u64 - done).min(buf.len() as u64) as usize;
-            if !read(addr.wrapping_add(done), &mut buf[..n]) {
-                return Err(invalid());
-            }
-            f.write_all(&buf[..n]).map_err(|e| {
-                QmpError::generic(format!(
-                    "writing memory to '{file}' failed: {}",
-                    crate::qmp::os_error_text(&e)
-                ))
-            })?;
-            done += n as u64;
-        }
-        f.sync_all()
-            .map_err(|e| QmpError::generic(format!("writing memory to '{file}' failed: {e}")))?;
-        std::fs::rename(&tmp, file).map_err(open_err)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        out.append(&buf[..n]).map_err(failed)?;
+        done += n as u64;
     }
-    result
+    out.finish().map_err(failed)
 }
 
 fn memsave(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Value, QmpError> {

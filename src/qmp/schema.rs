@@ -113,7 +113,8 @@ impl Ty {
 /// Checks `args` against `members` the way QEMU's input visitor does: members in
 /// declaration order (missing, then type), then anything left over is unexpected.
 pub fn check_args(members: &[Member], args: &Map<String, Value>) -> Result<(), String> {
-    check_members(members, args, "")
+    let members: Vec<&Member> = members.iter().collect();
+    check_members(&members, args, "")
 }
 
 fn path(prefix: &str, name: &str) -> String {
@@ -124,7 +125,11 @@ fn path(prefix: &str, name: &str) -> String {
     }
 }
 
-fn check_members(members: &[Member], obj: &Map<String, Value>, prefix: &str) -> Result<(), String> {
+fn check_members(
+    members: &[&Member],
+    obj: &Map<String, Value>,
+    prefix: &str,
+) -> Result<(), String> {
     for m in members {
         let p = path(prefix, m.name);
         match obj.get(m.name) {
@@ -181,20 +186,7 @@ fn check_value(ty: Ty, v: &Value, p: &str) -> Result<(), String> {
                     }
                 }
             }
-            for m in &members {
-                let mp = path(p, m.name);
-                match obj.get(m.name) {
-                    None if m.optional => {}
-                    None => return Err(format!("Parameter '{mp}' is missing")),
-                    Some(x) => check_value(m.ty, x, &mp)?,
-                }
-            }
-            for k in obj.keys() {
-                if !members.iter().any(|m| m.name == k) {
-                    return Err(format!("Parameter '{}' is unexpected", path(p, k)));
-                }
-            }
-            Ok(())
+            check_members(&members, obj, p)
         }
         Ty::Array(t) => {
             let a = v.as_array().ok_or_else(wrong)?;
