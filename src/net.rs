@@ -4,6 +4,8 @@
 //! - Unix sockets are created with mode 0600 (the umask is narrowed around `bind`, so
 //!   there is no window in which others could connect). A stale socket file at the path
 //!   is replaced; any other file there is an error.
+//! - A unix connection can carry descriptors (SCM_RIGHTS): [`Stream::read_with_fds`]
+//!   receives them close-on-exec along with the bytes, for QMP's `getfd`.
 
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
@@ -105,12 +107,100 @@ impl Stream {
         }
     }
 
+    /// Reads like [`Read::read`], and on a unix socket also receives the descriptors
+    /// sent with SCM_RIGHTS alongside these bytes, appending them to `fds` (close-on-exec;
+    /// at most [`MAX_RECV_FDS`] per read: the kernel closes the ones that do not fit).
+    /// Over TCP nothing but bytes can arrive.
+    pub fn read_with_fds(
+        &mut self,
+        buf: &mut [u8],
+        fds: &mut Vec<std::os::fd::OwnedFd>,
+    ) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => {
+                use std::os::fd::AsRawFd;
+                recv_with_fds(s.as_raw_fd(), buf, fds)
+            }
+        }
+    }
+
     pub fn deregister(&mut self, registry: &Registry) {
         let _ = match self {
             Stream::Tcp(s) => registry.deregister(s),
             Stream::Unix(s) => registry.deregister(s),
         };
     }
+}
+
+/// Descriptors taken from one read (QEMU's socket chardev takes 16 too).
+pub const MAX_RECV_FDS: usize = 16;
+
+/// `recvmsg` on a non-blocking unix stream socket: bytes into `buf`, SCM_RIGHTS
+/// descriptors into `fds`. Errors are the OS's (WouldBlock when nothing is there).
+fn recv_with_fds(
+    sock: std::os::fd::RawFd,
+    buf: &mut [u8],
+    fds: &mut Vec<std::os::fd::OwnedFd>,
+) -> std::io::Result<usize> {
+    use std::mem::size_of;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    const INT: usize = size_of::<libc::c_int>();
+    // Room for one SCM_RIGHTS message of MAX_RECV_FDS descriptors (u64 for the header's
+    // alignment): CMSG_SPACE(16 * 4) is 80 bytes on 64-bit Linux.
+    let mut control = [0u64; 16];
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    let space = unsafe { libc::CMSG_SPACE((MAX_RECV_FDS * INT) as u32) } as usize;
+    let space = space.min(std::mem::size_of_val(&control));
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    let n = loop {
+        // SAFETY: msg points at `iov` (which covers `buf`) and at `control`, both live
+        // and writable for the lengths given; the kernel writes no further.
+        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    // SAFETY: msg is the header recvmsg filled: msg_control/msg_controllen describe
+    // the control bytes it wrote, which is all the CMSG_* macros read.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR return null or a header that lies wholly
+        // inside the control buffer; read_unaligned needs no alignment.
+        let h = unsafe { std::ptr::read_unaligned(cmsg) };
+        if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_RIGHTS {
+            // SAFETY: as above; CMSG_DATA points inside the same message.
+            let data = unsafe { libc::CMSG_DATA(cmsg) };
+            let head = data as usize - cmsg as usize;
+            let count = (h.cmsg_len as usize).saturating_sub(head) / INT;
+            for i in 0..count {
+                // SAFETY: the i-th int of the message's data, inside cmsg_len (which
+                // the kernel keeps within msg_controllen); unaligned read.
+                let fd = unsafe { std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i)) };
+                if fd >= 0 {
+                    // SAFETY: SCM_RIGHTS installed this descriptor in our table for us;
+                    // nothing else owns it.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                }
+            }
+        }
+        // SAFETY: as for CMSG_FIRSTHDR; cmsg is a header of this message.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok(n)
 }
 
 fn bind_unix_private(path: &Path) -> std::io::Result<UnixListener> {

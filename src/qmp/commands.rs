@@ -4,6 +4,7 @@
 //! dispatcher checks arguments against them, `query-commands` and `query-qmp-schema` are
 //! generated from them, and so is docs/qmp.md ([`reference`]).
 
+use super::fds::MonitorFds;
 use super::hmp;
 use super::schema::{self, object, opt, req, EnumTy, Member, ObjTy, Ty};
 use crate::machine::Machine;
@@ -135,6 +136,8 @@ pub struct Ctx<'a> {
     pub m: &'a mut Machine,
     pub info: &'a Info,
     pub dump: &'a mut DumpSlot,
+    /// The descriptors of the connection the command came on (its monitor's).
+    pub fds: &'a mut MonitorFds,
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &Map<String, Value>) -> Result<Value, QmpError>;
@@ -618,7 +621,9 @@ pub static COMMANDS: &[Command] = &[
         preconfig: false,
         doc: "Runs an HMP command and returns its text. Supported: `info status`, `info \
               registers [-a]`, `info cpus`, `info qtree-lite`, `info dump`, `x`, `xp`, \
-              `stop`, `cont`, `system_reset`, `dump-guest-memory`, `help`.",
+              `stop`, `cont`, `system_reset`, `dump-guest-memory`, `getfd`, `closefd` \
+              (as in QEMU they act on the temporary monitor that runs the line, which \
+              holds no descriptors), `help`.",
         run: human_monitor_command,
     },
     Command {
@@ -629,6 +634,30 @@ pub static COMMANDS: &[Command] = &[
         doc: "Leaves `--preconfig`: completes machine initialisation and starts the VM \
               unless `-S` was given.",
         run: x_exit_preconfig,
+    },
+    Command {
+        name: "getfd",
+        args: &[req(
+            "fdname",
+            Ty::Str,
+            "the name to give it (not starting with a digit)",
+        )],
+        ret: None,
+        preconfig: false,
+        doc: "Names the file descriptor this connection passed with SCM_RIGHTS (unix \
+              sockets only), sent with or before this command: the first of the last \
+              batch received (the others are closed). An existing descriptor of that \
+              name is closed and replaced. Descriptors belong to the connection and are \
+              closed when it ends.",
+        run: getfd,
+    },
+    Command {
+        name: "closefd",
+        args: &[req("fdname", Ty::Str, "a name given by `getfd`")],
+        ret: None,
+        preconfig: false,
+        doc: "Closes a descriptor named by `getfd` on this connection.",
+        run: closefd,
     },
     Command {
         name: "dump-guest-memory",
@@ -642,7 +671,8 @@ pub static COMMANDS: &[Command] = &[
             req(
                 "protocol",
                 Ty::Str,
-                "`file:PATH` (or `fd:NAME`, unsupported: no getfd)",
+                "`file:PATH`, or `fd:NAME`: a descriptor this connection passed with \
+                 `getfd` (the dump takes it: the name is gone afterwards)",
             ),
             opt(
                 "detach",
@@ -658,8 +688,9 @@ pub static COMMANDS: &[Command] = &[
         doc: "Writes the guest's memory and every hart's registers (one NT_PRSTATUS each), \
               the guest's VMCOREINFO note and phys_base, as an ELF core or a \
               kdump-compressed file (see docs/crash-dumps.md). A running VM is stopped \
-              in `save-vm` (STOP) during the dump and resumed after it (RESUME). The \
-              file is written under a temporary name and renamed when complete. \
+              in `save-vm` (STOP) during the dump and resumed after it (RESUME). A \
+              `file:` target is written under a temporary name and renamed when \
+              complete; an `fd:` one is written in place from its current offset. \
               DUMP_COMPLETED follows every dump.",
         run: dump_guest_memory,
     },
@@ -869,8 +900,10 @@ QEMU's error classes and texts, and events with wall-clock timestamps. Start a s
 `-qmp unix:PATH,server=on,wait=off`, `-qmp tcp:HOST:PORT,server=on,wait=off`, or \
 `-chardev socket,id=ID,path=PATH,server=on,wait=off -mon chardev=ID,mode=control`. Unix \
 sockets are created with mode 0600; TCP binds to the given host (use 127.0.0.1). Each \
-socket accepts several clients, each with its own negotiation. See docs/debugging.md for \
-how QMP and gdb share the run state.\n";
+socket accepts several clients, each with its own negotiation. Over a unix socket a \
+client can pass file descriptors with SCM_RIGHTS (`getfd`, then `dump-guest-memory` \
+`fd:NAME`); they belong to that connection and are closed when it ends. See \
+docs/debugging.md for how QMP and gdb share the run state.\n";
 
 // ---- commands ----
 
@@ -1017,6 +1050,20 @@ fn watchdog_set_action(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Value,
     no_args()
 }
 
+fn fdname(a: &Map<String, Value>) -> &str {
+    a.get("fdname").and_then(|v| v.as_str()).unwrap_or_default()
+}
+
+pub fn getfd(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Value, QmpError> {
+    c.fds.getfd(fdname(a)).map_err(QmpError::generic)?;
+    no_args()
+}
+
+pub fn closefd(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Value, QmpError> {
+    c.fds.closefd(fdname(a)).map_err(QmpError::generic)?;
+    no_args()
+}
+
 fn inject_nmi(_: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, QmpError> {
     Err(QmpError::generic(
         "this feature or command is not currently supported",
@@ -1040,7 +1087,16 @@ fn human_monitor_command(c: &mut Ctx<'_>, a: &Map<String, Value>) -> Result<Valu
         .get("command-line")
         .and_then(|v| v.as_str())
         .unwrap_or_default();
-    Ok(Value::String(hmp::run(c, cpu, line)))
+    // QEMU runs the line in a temporary HMP monitor, whose descriptor list is its own
+    // (and empty): the connection's `getfd` names are not visible to HMP.
+    let mut fds = MonitorFds::default();
+    let mut hmp_ctx = Ctx {
+        m: &mut *c.m,
+        info: c.info,
+        dump: &mut *c.dump,
+        fds: &mut fds,
+    };
+    Ok(Value::String(hmp::run(&mut hmp_ctx, cpu, line)))
 }
 
 fn x_exit_preconfig(c: &mut Ctx<'_>, _: &Map<String, Value>) -> Result<Value, QmpError> {
@@ -1064,7 +1120,9 @@ pub fn start_dump(c: &mut Ctx<'_>, args: &crate::dump::DumpArgs) -> Result<(), Q
     if c.dump.job.is_some() {
         return Err(QmpError::generic(DUMP_BUSY));
     }
-    let job = crate::dump::start_dump(c.m, args, &mut |_| None).map_err(QmpError::generic)?;
+    let fds = &mut *c.fds;
+    let job = crate::dump::start_dump(c.m, args, &mut |name| fds.take(name))
+        .map_err(QmpError::generic)?;
     for w in &job.warnings {
         eprintln!("haltpoint: dump: {w}");
     }

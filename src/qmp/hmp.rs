@@ -12,7 +12,15 @@ use serde_json::Map;
 use std::fmt::Write;
 
 const HELP: &[(&str, &str)] = &[
+    (
+        "closefd closefd name",
+        "close a file descriptor previously passed via SCM rights",
+    ),
     ("cont|c", "resume emulation"),
+    (
+        "getfd getfd name",
+        "receive a file descriptor via SCM rights and assign it a name",
+    ),
     ("help|? [cmd]", "show the help"),
     ("info status", "show the current VM status (running|paused)"),
     (
@@ -61,6 +69,8 @@ pub fn run(c: &mut Ctx<'_>, cpu: usize, line: &str) -> String {
             Err(e) => format!("Error: {e}\n"),
         },
         "xp" => memory_dump(c, cpu, rest, true),
+        "getfd" => fd_command(c, "getfd", rest, commands::getfd),
+        "closefd" => fd_command(c, "closefd", rest, commands::closefd),
         _ => format!("unknown command: '{line}'\n"),
     };
     out.replace('\n', "\r\n")
@@ -71,6 +81,26 @@ fn run_qmp(c: &mut Ctx<'_>, f: commands::Handler) -> String {
         Ok(_) => String::new(),
         Err(e) => format!("Error: {}\n", e.desc),
     }
+}
+
+/// `getfd NAME` / `closefd NAME`. Through `human-monitor-command` they act on the
+/// temporary monitor that runs the line, which has received no descriptor: `getfd`
+/// always fails and `closefd` finds nothing, as in QEMU.
+fn fd_command(c: &mut Ctx<'_>, name: &str, rest: &str, f: commands::Handler) -> String {
+    let mut words = rest.split_whitespace();
+    let err = match (words.next(), words.next()) {
+        (None, _) => "string expected",
+        (Some(_), Some(_)) => "extraneous characters at the end of line",
+        (Some(fdname), None) => {
+            let mut a = Map::new();
+            a.insert("fdname".into(), fdname.into());
+            return match f(c, &a) {
+                Ok(_) => String::new(),
+                Err(e) => format!("Error: {}\n", e.desc),
+            };
+        }
+    };
+    format!("{name}: {err}\nTry \"help {name}\" for more information\n")
 }
 
 fn help() -> String {

@@ -5,10 +5,14 @@
 //!   texts, `query-qmp-schema`, and the generated reference.
 //! - [`commands`]: the one table of commands and events, and the commands.
 //! - [`hmp`]: the human-monitor subset behind `human-monitor-command`.
+//! - [`fds`]: the descriptors a client passes with SCM_RIGHTS (`getfd`, `closefd`,
+//!   `dump-guest-memory` `fd:NAME`).
 //! - [`server`]: sockets, clients, negotiation, dispatch, event broadcast with QEMU's rate
-//!   limits, all on the event loop's mio registry.
+//!   limits, all on the event loop's mio registry; unix-socket clients may pass
+//!   descriptors.
 
 pub mod commands;
+pub mod fds;
 pub mod hmp;
 pub mod json;
 pub mod schema;

@@ -8,6 +8,7 @@
 //! and past [`MAX_BACKLOG`] (events keep coming) it is disconnected.
 
 use super::commands::{self, Ctx, DumpSlot, Info, QmpError};
+use super::fds::MonitorFds;
 use super::json::{self, Streamer};
 use crate::machine::Machine;
 use crate::net::{parse_endpoint, Endpoint, Listener, Stream};
@@ -15,7 +16,7 @@ use crate::runstate::Event;
 use mio::{Registry, Token};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// First token of QMP listeners; clients use tokens from [`CLIENT_TOKENS`].
@@ -67,6 +68,8 @@ struct Client {
     sent: usize,
     negotiated: bool,
     listener: usize,
+    /// Descriptors passed with SCM_RIGHTS (`getfd`); closed with the connection.
+    fds: MonitorFds,
 }
 
 impl Client {
@@ -136,11 +139,13 @@ fn error_reply(e: &QmpError, id: Option<Value>) -> Value {
 }
 
 /// Answers one parsed message (or parse error) for a client in negotiation
-/// (`negotiated` false) or command mode. Returns the reply; `negotiated` is updated.
+/// (`negotiated` false) or command mode, with the client's descriptors `fds`. Returns
+/// the reply; `negotiated` is updated.
 pub fn dispatch(
     m: &mut Machine,
     info: &Info,
     dump: &mut DumpSlot,
+    fds: &mut MonitorFds,
     negotiated: &mut bool,
     msg: Result<Value, String>,
 ) -> Value {
@@ -150,7 +155,7 @@ pub fn dispatch(
         Err(e) => return error_reply(&QmpError::generic(e), None),
     };
     let id = req.remove("id");
-    match run(m, info, dump, negotiated, &req) {
+    match run(m, info, dump, fds, negotiated, &req) {
         Ok(v) => {
             let mut r = json!({ "return": v });
             if let Some(id) = id {
@@ -166,6 +171,7 @@ fn run(
     m: &mut Machine,
     info: &Info,
     dump: &mut DumpSlot,
+    fds: &mut MonitorFds,
     negotiated: &mut bool,
     req: &Map<String, Value>,
 ) -> Result<Value, QmpError> {
@@ -227,7 +233,7 @@ fn run(
         )));
     }
     super::schema::check_args(cmd.args, args).map_err(QmpError::generic)?;
-    let mut ctx = Ctx { m, info, dump };
+    let mut ctx = Ctx { m, info, dump, fds };
     (cmd.run)(&mut ctx, args)
 }
 
@@ -314,6 +320,7 @@ impl QmpServer {
                 sent: 0,
                 negotiated: false,
                 listener: idx,
+                fds: MonitorFds::default(),
             };
             c.queue(&greeting());
             if c.flush().is_ok() {
@@ -334,13 +341,18 @@ impl QmpServer {
             if c.backlog() > HIGH_WATER {
                 return;
             }
-            let n = match c.stream.read(&mut buf) {
+            // Descriptors come with the bytes they were sent with; the commands in
+            // those bytes (getfd) can claim them. Unclaimed ones are closed when the next
+            // read brings others, or with the connection.
+            let mut fds = Vec::new();
+            let n = match c.stream.read_with_fds(&mut buf, &mut fds) {
                 Ok(0) => return self.drop_client(t, registry),
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => return self.drop_client(t, registry),
             };
+            c.fds.received(fds);
             let mut msgs = Vec::new();
             c.streamer.feed(&buf[..n], &mut msgs);
             for msg in msgs {
@@ -348,7 +360,14 @@ impl QmpServer {
                     return;
                 };
                 let mut negotiated = c.negotiated;
-                let reply = dispatch(m, &self.info, &mut self.dump, &mut negotiated, msg);
+                let reply = dispatch(
+                    m,
+                    &self.info,
+                    &mut self.dump,
+                    &mut c.fds,
+                    &mut negotiated,
+                    msg,
+                );
                 // Events raised by the command go out before its reply.
                 self.broadcast(m, registry);
                 let Some(c) = self.clients.get_mut(&t) else {
