@@ -1,7 +1,8 @@
 //! The QMP server over real sockets: negotiation, validation errors with QEMU's texts,
 //! parse errors and recovery, id echo, events to several clients, run states and
 //! actions, -S / --preconfig, quit, signals, HMP, memsave, the generated reference, the
-//! gdb/QMP `debug` state, and robustness (garbage, many clients, a client that never
+//! gdb/QMP `debug` state, descriptor passing (SCM_RIGHTS, `getfd`, `closefd`, dumps to
+//! `fd:NAME`, no leaks), and robustness (garbage, many clients, a client that never
 //! reads).
 //!
 //! Every test starts the real binary, and kills it on drop (printing its stderr when a
@@ -879,4 +880,265 @@ fn wait_on_holds_the_vm_until_a_client_connects() {
     assert!(std::fs::read_to_string(&out)
         .unwrap()
         .contains("all 9 checks passed"));
+}
+
+/// Whether `path` is an ELF64 RISC-V core with `harts` NT_PRSTATUS notes (readelf).
+fn assert_riscv_core(path: &std::path::Path, harts: usize) {
+    let head = std::fs::read(path).unwrap();
+    assert!(
+        head.len() > 64,
+        "{} is {} bytes",
+        path.display(),
+        head.len()
+    );
+    assert_eq!(&head[..4], b"\x7fELF");
+    assert_eq!(head[4], 2, "ELFCLASS64");
+    assert_eq!(u16::from_le_bytes([head[16], head[17]]), 4, "ET_CORE");
+    assert_eq!(u16::from_le_bytes([head[18], head[19]]), 243, "EM_RISCV");
+    let out = Command::new("readelf")
+        .args(["-h", "-n"])
+        .arg(path)
+        .output()
+        .expect("readelf");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CORE (Core file)"), "{text}");
+    assert_eq!(text.matches("NT_PRSTATUS").count(), harts, "{text}");
+}
+
+/// A new empty file in `dir`, open for writing.
+fn out_file(dir: &std::path::Path, name: &str) -> std::fs::File {
+    std::fs::File::create(dir.join(name)).unwrap()
+}
+
+fn generic(desc: &str) -> (String, String) {
+    ("GenericError".into(), desc.into())
+}
+
+#[test]
+fn getfd_closefd_and_dump_into_a_passed_descriptor() {
+    use std::os::fd::AsRawFd;
+    let vm = empty_machine(&["-S", "-smp", "2"]);
+    let dir = vm.dir.clone();
+    let mut c = vm.qmp();
+    let getfd = |name: &str| json!({"execute": "getfd", "arguments": {"fdname": name}});
+    let closefd = |name: &str| json!({"execute": "closefd", "arguments": {"fdname": name}});
+    let dump = |proto: &str, detach: bool| {
+        json!({"execute": "dump-guest-memory", "arguments": {
+            "paging": false, "protocol": proto, "format": "elf", "detach": detach}})
+    };
+    // No descriptor came with the request (QEMU's texts throughout: monitor/fds.c).
+    assert_eq!(
+        c.err(getfd("core")),
+        generic("No file descriptor supplied via SCM_RIGHTS")
+    );
+    assert_eq!(
+        c.err(json!({"execute": "getfd"})),
+        generic("Parameter 'fdname' is missing")
+    );
+    // A name starting with a digit is refused, and the descriptor it came with closed.
+    let f = out_file(&dir, "digit");
+    let r = c.cmd_with_fds(getfd("1core"), &[f.as_raw_fd()]);
+    assert_eq!(
+        r["error"]["desc"],
+        "Parameter 'fdname' expects a name not starting with a digit"
+    );
+    assert_eq!(
+        c.err(getfd("core")),
+        generic("No file descriptor supplied via SCM_RIGHTS"),
+        "the refused descriptor was consumed"
+    );
+    // Named, then replaced by a second descriptor under the same name: the dump goes to
+    // the second; the first is closed unwritten.
+    let first = out_file(&dir, "first");
+    let second = out_file(&dir, "core");
+    assert_eq!(
+        c.cmd_with_fds(getfd("core"), &[first.as_raw_fd()]),
+        json!({"return": {}})
+    );
+    assert_eq!(
+        c.cmd_with_fds(getfd("core"), &[second.as_raw_fd()]),
+        json!({"return": {}})
+    );
+    drop((first, second));
+    // A detached dump into it: DUMP_COMPLETED, and query-dump says completed.
+    assert_eq!(c.cmd(dump("fd:core", true)), json!({"return": {}}));
+    let ev = c.wait_event("DUMP_COMPLETED");
+    assert_eq!(ev["data"]["result"]["status"], "completed", "{ev}");
+    assert!(ev["data"].get("error").is_none(), "{ev}");
+    let q = c.ok("query-dump", json!({}));
+    assert_eq!(q["status"], "completed");
+    assert_eq!(q["completed"], q["total"]);
+    assert_riscv_core(&dir.join("core"), 2);
+    assert_eq!(std::fs::metadata(dir.join("first")).unwrap().len(), 0);
+    // The dump took the descriptor: the name is gone.
+    assert_eq!(
+        c.err(dump("fd:core", false)),
+        generic("File descriptor named 'core' has not been found")
+    );
+    assert_eq!(
+        c.err(closefd("core")),
+        generic("File descriptor named 'core' not found")
+    );
+    // A descriptor sent with an earlier request waits for the next getfd; closefd
+    // releases a name.
+    let f = out_file(&dir, "later");
+    let r = c.cmd_with_fds(json!({"execute": "query-status"}), &[f.as_raw_fd()]);
+    assert_eq!(r["return"]["status"], "prelaunch");
+    assert_eq!(c.ok("getfd", json!({"fdname": "later"})), json!({}));
+    assert_eq!(c.ok("closefd", json!({"fdname": "later"})), json!({}));
+    assert_eq!(
+        c.err(closefd("later")),
+        generic("File descriptor named 'later' not found")
+    );
+    // A non-detached dump into a descriptor; the file offset is respected.
+    use std::io::Write;
+    let mut f = out_file(&dir, "offset");
+    f.write_all(b"prefix").unwrap();
+    assert_eq!(
+        c.cmd_with_fds(getfd("off"), &[f.as_raw_fd()]),
+        json!({"return": {}})
+    );
+    assert_eq!(c.cmd(dump("fd:off", false)), json!({"return": {}}));
+    let bytes = std::fs::read(dir.join("offset")).unwrap();
+    assert_eq!(&bytes[..6], b"prefix");
+    assert_eq!(&bytes[6..10], b"\x7fELF");
+    // Names belong to the connection: another client does not see them.
+    assert_eq!(
+        c.cmd_with_fds(getfd("mine"), &[f.as_raw_fd()]),
+        json!({"return": {}})
+    );
+    let mut other = vm.qmp();
+    assert_eq!(
+        other.err(closefd("mine")),
+        generic("File descriptor named 'mine' not found")
+    );
+    // HMP runs in a monitor of its own, without descriptors (as QEMU's
+    // human-monitor-command does).
+    let hmp =
+        |c: &mut Client, line: &str| c.ok("human-monitor-command", json!({"command-line": line}));
+    assert_eq!(
+        hmp(&mut c, "getfd x"),
+        "Error: No file descriptor supplied via SCM_RIGHTS\r\n"
+    );
+    assert_eq!(
+        hmp(&mut c, "closefd mine"),
+        "Error: File descriptor named 'mine' not found\r\n"
+    );
+    assert_eq!(
+        hmp(&mut c, "getfd"),
+        "getfd: string expected\r\nTry \"help getfd\" for more information\r\n"
+    );
+    assert_eq!(c.ok("closefd", json!({"fdname": "mine"})), json!({}));
+}
+
+#[test]
+fn getfd_over_tcp_has_no_descriptor() {
+    let vm = empty_machine(&["-S", "-qmp", "tcp:127.0.0.1:0,server=on,wait=off"]);
+    let t = Instant::now();
+    let port = loop {
+        let e = vm.stderr();
+        if let Some(l) = e
+            .lines()
+            .find(|l| l.contains("QMP server listening on tcp:"))
+        {
+            break l.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{e}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    let mut ask = |req: &str| {
+        w.write_all(req.as_bytes()).unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    assert!(ask("").is_object(), "greeting");
+    assert_eq!(
+        ask("{\"execute\":\"qmp_capabilities\"}\n"),
+        json!({"return": {}})
+    );
+    assert_eq!(
+        ask("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"x\"}}\n"),
+        json!({"error": {"class": "GenericError",
+                         "desc": "No file descriptor supplied via SCM_RIGHTS"}})
+    );
+    assert_eq!(
+        ask("{\"execute\":\"dump-guest-memory\",\"arguments\":{\"paging\":false,\"protocol\":\"fd:x\"}}\n"),
+        json!({"error": {"class": "GenericError",
+                         "desc": "File descriptor named 'x' has not been found"}})
+    );
+}
+
+#[test]
+fn passed_descriptors_are_closed_and_never_leak() {
+    use std::os::fd::AsRawFd;
+    let vm = empty_machine(&["-S"]);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", vm.pid()))
+            .unwrap()
+            .count()
+    };
+    // Whatever a first connection sets up once is there before the baseline.
+    drop(vm.qmp());
+    let t = Instant::now();
+    let mut base = fds();
+    while t.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(50));
+        base = base.min(fds());
+    }
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let n = |k: usize| vec![null.as_raw_fd(); k];
+    let mut c = vm.qmp();
+    let conn = base + 1;
+    assert_eq!(fds(), conn);
+    let status = json!({"execute": "query-status"});
+    // Three arrive; getfd keeps the first and closes the others.
+    c.cmd_with_fds(status.clone(), &n(3));
+    assert_eq!(fds(), conn + 3);
+    c.ok("getfd", json!({"fdname": "a"}));
+    assert_eq!(fds(), conn + 1);
+    // A later batch replaces (closes) an unclaimed one.
+    c.cmd_with_fds(status.clone(), &n(2));
+    c.cmd_with_fds(status.clone(), &n(2));
+    assert_eq!(fds(), conn + 1 + 2);
+    // getfd with its own descriptor: the pending two are closed, and so is the old `a`.
+    c.cmd_with_fds(
+        json!({"execute": "getfd", "arguments": {"fdname": "a"}}),
+        &n(1),
+    );
+    assert_eq!(fds(), conn + 1);
+    // More than a read takes (16): the kernel drops the rest; none is lost open.
+    c.cmd_with_fds(status.clone(), &n(40));
+    assert_eq!(fds(), conn + 1 + 16);
+    c.ok("getfd", json!({"fdname": "b"}));
+    assert_eq!(fds(), conn + 2);
+    // A failed dump still consumes its descriptor (as QEMU's does): a socket is not
+    // seekable, so kdump-raw refuses it.
+    let (sock, _peer) = UnixStream::pair().unwrap();
+    c.cmd_with_fds(
+        json!({"execute": "getfd", "arguments": {"fdname": "s"}}),
+        &[sock.as_raw_fd()],
+    );
+    assert_eq!(fds(), conn + 3);
+    let r = c.cmd(json!({"execute": "dump-guest-memory", "arguments": {
+        "paging": false, "protocol": "fd:s", "format": "kdump-raw-zlib"}}));
+    assert_eq!(
+        r["error"]["desc"], "kdump-raw formats require a seekable file",
+        "{r}"
+    );
+    assert_eq!(fds(), conn + 2);
+    // Pending and named descriptors go with the connection.
+    c.cmd_with_fds(status.clone(), &n(5));
+    assert_eq!(fds(), conn + 2 + 5);
+    drop(c);
+    let t = Instant::now();
+    while fds() > base && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(fds(), base, "descriptors leaked");
 }

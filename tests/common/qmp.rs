@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -235,6 +236,18 @@ impl Client {
         self.reply()
     }
 
+    /// Sends `raw` with `fds` attached as SCM_RIGHTS ancillary data, in one sendmsg (as
+    /// libvirt and qemu.qmp pass descriptors to QEMU's `getfd`).
+    pub fn send_with_fds(&mut self, raw: &[u8], fds: &[RawFd]) {
+        send_with_fds(&self.w, raw, fds);
+    }
+
+    /// [`Client::cmd`] with `fds` attached to the request.
+    pub fn cmd_with_fds(&mut self, v: Value, fds: &[RawFd]) -> Value {
+        self.send_with_fds(format!("{v}\n").as_bytes(), fds);
+        self.reply()
+    }
+
     pub fn ok(&mut self, name: &str, args: Value) -> Value {
         let r = self.cmd(json!({"execute": name, "arguments": args}));
         r.get("return")
@@ -283,6 +296,48 @@ impl Client {
             self.events.push(v);
         }
     }
+}
+
+/// One sendmsg of all of `raw` with `fds` as SCM_RIGHTS (panics on failure).
+pub fn send_with_fds(sock: &UnixStream, raw: &[u8], fds: &[RawFd]) {
+    assert!(!raw.is_empty() && !fds.is_empty());
+    let data_len = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic.
+    let (space, len) = unsafe {
+        (
+            libc::CMSG_SPACE(data_len as u32) as usize,
+            libc::CMSG_LEN(data_len as u32) as usize,
+        )
+    };
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: raw.as_ptr() as *mut libc::c_void,
+        iov_len: raw.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: the control buffer holds CMSG_SPACE(data_len) bytes, so the first header
+    // and its data (CMSG_LEN(data_len)) fit; the data is copied unaligned.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!c.is_null());
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = len as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(c), data_len);
+    }
+    // SAFETY: msg describes `raw` (read only by the kernel) and `control`, both live.
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, 0) };
+    assert_eq!(
+        n,
+        raw.len() as isize,
+        "sendmsg: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// A minimal gdb remote-protocol client (no-ack mode after the first packet).

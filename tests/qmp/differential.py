@@ -9,7 +9,7 @@ expected are listed in KNOWN and explained there.
 
 Usage: differential.py HALTPOINT [QEMU]   (exit status 0 = same behaviour)
 """
-import json, os, socket, subprocess, sys, tempfile, time
+import json, os, shutil, socket, subprocess, sys, tempfile, time
 
 # Requests sent to both, in order. Replies compared as described above.
 SESSION = [
@@ -67,6 +67,27 @@ SESSION = [
     {"execute": "human-monitor-command", "arguments": {"command-line": "cont"}},
     {"execute": "human-monitor-command", "arguments": {"command-line": "info status"}},
     {"execute": "human-monitor-command", "arguments": {"command-line": "stop"}},
+    # Descriptor passing: {"fd": F, "req": R} sends R with a new file @DIR@/<side>-F
+    # attached (SCM_RIGHTS). The VM is paused here, so a dump adds DUMP_COMPLETED only.
+    {"execute": "getfd", "arguments": {"fdname": "dumpfd"}},
+    {"execute": "getfd"},
+    {"fd": "c1", "req": {"execute": "getfd", "arguments": {"fdname": "1x"}}},
+    {"fd": "c1", "req": {"execute": "getfd", "arguments": {"fdname": "dumpfd"}}},
+    {"fd": "c2", "req": {"execute": "getfd", "arguments": {"fdname": "dumpfd"}}},
+    {"execute": "dump-guest-memory", "arguments": {"paging": False, "protocol": "fd:dumpfd"}},
+    {"execute": "dump-guest-memory", "arguments": {"paging": False, "protocol": "fd:dumpfd"}},
+    {"execute": "closefd", "arguments": {"fdname": "dumpfd"}},
+    {"fd": "c3", "req": {"execute": "query-status"}},
+    {"execute": "getfd", "arguments": {"fdname": "late"}},
+    {"execute": "getfd", "arguments": {"fdname": "late2"}},
+    {"execute": "closefd", "arguments": {"fdname": "late"}},
+    {"execute": "closefd", "arguments": {"fdname": "late"}},
+    {"execute": "dump-guest-memory", "arguments": {"paging": False, "protocol": "fd:nope"}},
+    {"execute": "human-monitor-command", "arguments": {"command-line": "getfd x"}},
+    {"execute": "human-monitor-command", "arguments": {"command-line": "getfd"}},
+    {"execute": "human-monitor-command", "arguments": {"command-line": "getfd a b"}},
+    {"execute": "human-monitor-command", "arguments": {"command-line": "closefd x"}},
+    {"execute": "human-monitor-command", "arguments": {"command-line": "closefd"}},
     {"execute": "x-exit-preconfig"},
     {"execute": "system_reset"},
     {"execute": "query-status"},
@@ -214,6 +235,14 @@ def main():
         gq, gh = json.loads(qf.readline()), json.loads(hf.readline())
         shape_diff(gq, gh, "", problems)
         for req in SESSION:
+            if isinstance(req, dict) and "fd" in req:
+                data = json.dumps(req["req"]).encode() + b"\n"
+                for side, sock in (("qemu", qs), ("hp", hs)):
+                    fd = os.open(f"{d}/{side}-{req['fd']}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    socket.send_fds(sock, [data], [fd])
+                    os.close(fd)
+                compare(req["req"], read_reply(qf), read_reply(hf), problems)
+                continue
             if isinstance(req, dict) and "raw" in req:
                 data = req["raw"]
             else:
@@ -248,12 +277,22 @@ def main():
             pm = f.read()
         if pm[:8] != bytes([0x97, 0x02, 0, 0, 0x13, 0x86, 0x82, 0x02]):
             problems.append(f"pmemsave wrote {pm[:8].hex()}")
+        # getfd replaced c1 by c2 before the dump: c1 stays empty, c2 is an ELF core.
+        for side in ("qemu", "hp"):
+            with open(f"{d}/{side}-c1", "rb") as f:
+                if f.read(1):
+                    problems.append(f"{side}: the replaced descriptor was written to")
+            with open(f"{d}/{side}-c2", "rb") as f:
+                head = f.read(18)
+            if head[:4] != b"\x7fELF" or head[16:18] != b"\x04\x00":
+                problems.append(f"{side}: fd dump is not an ELF core: {head.hex()}")
     finally:
         for p in (qp, hp_p):
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        shutil.rmtree(d, ignore_errors=True)  # the fd dumps are 128 MiB each
     for p in problems:
         print("DIFF:", p)
     print(f"{len(SESSION)} requests, {len(problems)} differences")

@@ -3,7 +3,7 @@
 
 Usage: library.py HALTPOINT   (exit status 0 = the session behaved)
 """
-import asyncio, os, subprocess, sys, tempfile
+import asyncio, os, shutil, subprocess, sys, tempfile
 
 from qemu.qmp import QMPClient, ExecuteError
 
@@ -49,6 +49,26 @@ async def session(hp):
         assert st["status"] == "shutdown", st
         out = await qmp.execute("human-monitor-command", {"command-line": "info status"})
         assert out == "VM status: paused (shutdown)\r\n", repr(out)
+        # Descriptor passing as libvirt does it: send_fd_scm (a byte with SCM_RIGHTS),
+        # getfd names it, dump-guest-memory fd:NAME writes into it and takes it.
+        core = os.path.join(d, "core")
+        fd = os.open(core, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            qmp.send_fd_scm(fd)
+        finally:
+            os.close(fd)
+        assert await qmp.execute("getfd", {"fdname": "core"}) == {}
+        await qmp.execute("dump-guest-memory", {"paging": False, "protocol": "fd:core"})
+        with open(core, "rb") as f:
+            head = f.read(20)
+        assert head[:4] == b"\x7fELF" and head[16:20] == b"\x04\x00\xf3\x00", head
+        for cmd, want in (("closefd", "File descriptor named 'core' not found"),
+                          ("getfd", "No file descriptor supplied via SCM_RIGHTS")):
+            try:
+                await qmp.execute(cmd, {"fdname": "core"})
+                raise AssertionError(f"{cmd} should fail")
+            except ExecuteError as e:
+                assert e.error.error.desc == want, e.error.error
         await qmp.execute("quit")
     finally:
         try:
@@ -56,6 +76,7 @@ async def session(hp):
         except EOFError:
             pass  # after quit the server closed the socket, as QEMU does
     assert p.wait(timeout=10) == 0
+    shutil.rmtree(d, ignore_errors=True)
     print("qemu.qmp session: ok")
 
 
