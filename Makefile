@@ -50,12 +50,14 @@ test: deps venv build
 
 # The slow tests (several minutes, CI runs them after `make test`): the real crash
 # utility (Debian trixie's riscv64 build, under qemu-user) on dumps of Debian's kernel
-# after a sysrq panic. They are #[ignore]d, so `make test` skips them; this runs them.
-# fetch-crash.sh downloads the kernel's -dbg package (about 1 GB) once into the cache.
+# after a sysrq panic, and gdb-multiarch on the running kernel with its symbols. They
+# are #[ignore]d, so `make test` skips them; this runs them. fetch-crash.sh downloads
+# the kernel's -dbg package (about 1 GB) once into the cache.
 test-crash: deps-crash build
 	sh tests/linux/fetch.sh
 	sh tests/linux/fetch-crash.sh
 	$(CARGO) test --release --test crash_utility -- --ignored --nocapture
+	$(CARGO) test --release --test gdb_linux -- --ignored --test-threads=2
 
 bench: deps build
 	sh tests/linux/fetch.sh

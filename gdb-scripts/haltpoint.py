@@ -104,13 +104,30 @@ class Panic(gdb.Command):
         PanicBreakpoint(arg or "panic")
 
 
+def c_string(addr, limit=256):
+    """The NUL-terminated string at addr (at most limit bytes; what is readable)."""
+    inf = gdb.selected_inferior()
+    data = b""
+    while len(data) < limit and b"\0" not in data:
+        a = addr + len(data)
+        n = min(limit - len(data), 4096 - (a & 4095))
+        try:
+            data += bytes(inf.read_memory(a, n))
+        except gdb.MemoryError:
+            break
+    return data.split(b"\0")[0].decode("utf-8", "replace")
+
+
 class PanicBreakpoint(gdb.Breakpoint):
     def stop(self):
-        try:
-            fmt = gdb.parse_and_eval("(char *)$a0").string(length=200)
-        except gdb.error:
-            fmt = "?"
-        print("*** kernel panic: %s" % fmt.rstrip())
+        # A kernel built with patchable function entries (ftrace) has two symbols per
+        # function, the ELF one at the entry nops and the DWARF one after them: gdb
+        # puts a location on each (and maybe one past the prologue). Only the first
+        # one a call reaches, the lowest, has the format string still in a0.
+        locs = [loc.address for loc in getattr(self, "locations", []) if loc.enabled]
+        if locs and reg("pc") != min(locs):
+            return False
+        print("*** kernel panic: %s" % c_string(reg("a0")).rstrip())
         gdb.execute("bt 20")
         return True
 

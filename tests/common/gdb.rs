@@ -2,11 +2,12 @@
 //! mode against it (used by the gdb and dump tests).
 //!
 //! `Hp::start` runs the demo with `-S -gdb tcp::0` (`Hp::spawn` any command line with
-//! `-gdb tcp::0`), reads the port it bound from its stderr, and always kills it on drop
-//! (printing its output on failure).
+//! `-gdb tcp::0`, `Hp::spawn_console` the same with the console's input on a pipe), reads
+//! the port it bound from its stderr, and always kills it on drop (printing its output on
+//! failure).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,8 @@ pub struct Hp {
     /// The guest's console output so far.
     pub out: Arc<Mutex<String>>,
     pub port: u16,
+    /// The console's input, for `Hp::spawn_console`.
+    stdin: Option<ChildStdin>,
 }
 
 impl Hp {
@@ -30,10 +33,23 @@ impl Hp {
 
     /// haltpoint with `args` and `-gdb tcp::0`; its console output is collected.
     pub fn spawn(args: &[&str]) -> Hp {
+        Hp::spawn_with(args, false)
+    }
+
+    /// As `spawn`, with the console's input on a pipe (see `send`).
+    pub fn spawn_console(args: &[&str]) -> Hp {
+        Hp::spawn_with(args, true)
+    }
+
+    fn spawn_with(args: &[&str], console_input: bool) -> Hp {
         let mut child = Command::new(super::bin())
             .args(args)
             .args(["-gdb", "tcp::0"])
-            .stdin(Stdio::null())
+            .stdin(if console_input {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -63,11 +79,13 @@ impl Hp {
                     .push_str(&String::from_utf8_lossy(&b[..n]));
             }
         });
+        let stdin = child.stdin.take();
         let mut hp = Hp {
             child,
             err,
             out,
             port: 0,
+            stdin,
         };
         hp.port = hp.wait_for(|s| {
             s.split("listening on tcp:127.0.0.1:")
@@ -112,6 +130,13 @@ impl Hp {
         }
     }
 
+    /// Types `line` (and a newline) on the console (`spawn_console` only).
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("spawned with Hp::spawn_console");
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
     /// Runs gdb in batch mode on the demo ELF with `cmds` after connecting.
     pub fn gdb(&self, cmds: &[&str]) -> String {
         self.gdb_elf(Some(&super::guest("demo/demo.elf")), cmds)
@@ -120,31 +145,47 @@ impl Hp {
     /// Runs gdb in batch mode (with the symbols of `elf`, if any) with `cmds` after
     /// connecting; returns its output.
     pub fn gdb_elf(&self, elf: Option<&str>, cmds: &[&str]) -> String {
-        let target = format!("target remote 127.0.0.1:{}", self.port);
-        let file = elf.map(|e| format!("file {e}"));
-        let mut args: Vec<&str> = vec!["-batch", "-nx", "-ex", "set architecture riscv:rv64"];
-        if let Some(f) = &file {
-            args.extend_from_slice(&["-ex", f]);
-        }
-        args.extend_from_slice(&["-ex", &target]);
-        for c in cmds {
-            args.push("-ex");
-            args.push(c);
-        }
-        let out = Command::new("timeout")
-            .arg("60")
+        self.gdb_run(elf, cmds, 60)
+    }
+
+    /// As `gdb_elf`, with gdb killed after `secs` seconds. Its stdout and stderr (where
+    /// it prints `monitor` output) come back interleaved as it wrote them.
+    pub fn gdb_run(&self, elf: Option<&str>, cmds: &[&str], secs: u64) -> String {
+        let (mut r, w) = std::io::pipe().expect("pipe");
+        let mut child = Command::new("timeout")
+            .arg(secs.to_string())
             .arg("gdb-multiarch")
-            .args(&args)
+            .args(self.gdb_args(elf, cmds))
             .stdin(Stdio::null())
-            .output()
+            .stdout(w.try_clone().expect("pipe"))
+            .stderr(w)
+            .spawn()
             .expect("run gdb-multiarch");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("read gdb's output");
+        let _ = child.wait();
+        let text = String::from_utf8_lossy(&out).into_owned();
         eprintln!("--- gdb ---\n{text}");
         text
+    }
+
+    /// The arguments of gdb-multiarch in batch mode: load `elf`'s symbols (if any),
+    /// connect, run `cmds`.
+    pub fn gdb_args(&self, elf: Option<&str>, cmds: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = ["-batch", "-nx", "-ex", "set architecture riscv:rv64"]
+            .map(String::from)
+            .to_vec();
+        if let Some(e) = elf {
+            v.extend(["-ex".into(), format!("file {e}")]);
+        }
+        v.extend([
+            "-ex".into(),
+            format!("target remote 127.0.0.1:{}", self.port),
+        ]);
+        for c in cmds {
+            v.extend(["-ex".into(), c.to_string()]);
+        }
+        v
     }
 
     /// Waits for haltpoint to exit (up to 20 s); returns its status.
