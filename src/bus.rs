@@ -186,7 +186,7 @@ impl DevCtx<'_> {
         let first = off.saturating_sub(2) >> PAGE_SHIFT;
         let last = (off + data.len() - 1) >> PAGE_SHIFT;
         if (first..=last).any(|p| self.icache.is_code(p)) {
-            self.icache.invalidate(off, data.len());
+            let _ = self.icache.invalidate(off, data.len());
         }
         // Watched memory: the machine stops after this device access, with the hit.
         if self.watch.active() {
@@ -364,15 +364,17 @@ impl Bus {
         }
     }
 
-    /// Keeps decoded code coherent after a write to RAM at `pa`.
+    /// Keeps decoded code coherent after a write to RAM at `pa`. Returns true when the
+    /// write changed decoded code (the writing hart then ends its run).
     #[inline]
-    pub fn note_ram_write(&mut self, pa: u64, len: u64) {
+    pub fn note_ram_write(&mut self, pa: u64, len: u64) -> bool {
         if let Some(off) = self.ram.offset(pa, len) {
             if self.icache.is_code(off >> 12) || self.icache.is_code((off + len as usize - 1) >> 12)
             {
-                self.icache.invalidate(off, len as usize);
+                return self.icache.invalidate(off, len as usize);
             }
         }
+        false
     }
 
     /// True when stores to the page at `page_pa` must take the slow path for HTIF.

@@ -47,7 +47,7 @@ fn matches_qemu_golden_vectors() {
         h.f[4] = F_SENTINEL;
         h.x[10] = x;
         h.x[11] = X_SENTINEL;
-        fpu::execute(&mut h, &insn).unwrap_or_else(|t| panic!("{line}: trapped {t:?}"));
+        fpu::execute(&mut h, insn).unwrap_or_else(|t| panic!("{line}: trapped {t:?}"));
         // The other destination kind must be untouched.
         let (got, other_intact) = if writes_f(name) {
             (h.f[4], h.x[11] == X_SENTINEL)

@@ -8,7 +8,7 @@
 
 use super::csr::{CsrOp, WriteEffect};
 use super::decode::{decode, Insn, Op};
-use super::icache::SLOTS;
+use super::icache::{BlockRef, CodePage, BLOCK_MAX, SLOTS};
 use super::mstatus as ms;
 use super::trap::{cause, Access, Trap, INTERRUPT_BIT};
 use super::{fpu, Hart, HartState, PRV_M, PRV_S, PRV_U};
@@ -33,6 +33,8 @@ const DECODE: u64 = u64::MAX;
 const BREAK: u64 = u64::MAX - 1;
 /// A load or store hit a debug watchpoint before taking effect (see `mmu.rs`).
 pub(crate) const WATCH: u64 = u64::MAX - 2;
+/// The instruction completed and ended the run (see `Hart::end_run`).
+const ENDED: u64 = u64::MAX - 3;
 
 #[inline(always)]
 fn sx32(v: u64) -> u64 {
@@ -145,64 +147,149 @@ impl Hart {
         stop
     }
 
-    /// Executes from decoded RAM page `page` while `pc` stays on its virtual page.
+    /// Executes blocks from decoded RAM page `page` while `pc` stays on its virtual page.
     ///
-    /// This is the hot loop: one bounds-checked slot load, the dispatch, and a page and
-    /// budget check per instruction. Undecoded slots and breakpoints are ordinary ops.
-    #[inline(always)]
+    /// This is the hot loop. Per block: one lookup of the block entered at `pc`. Per
+    /// instruction: the next decoded instruction of the block (no dependence on the one
+    /// before) and the dispatch. Breakpoints are ordinary ops. Kept out of line so its
+    /// loop gets the registers to itself.
+    #[inline(never)]
     fn run_page(&mut self, bus: &mut Bus, page: usize) -> Option<Stop> {
-        let mut pc = self.pc;
-        let vpage = pc >> 12;
-        let slots = bus.icache.page(page)?;
+        let code = bus.icache.page(page)?;
+        let mut arena = code.arena();
+        let vbase = self.pc & !0xfff;
         loop {
-            let slot = ((pc & 0xfff) >> 1) as usize & (SLOTS - 1);
-            let insn = slots[slot].get();
-            self.budget -= 1;
-            match self.step_at(bus, insn, pc) {
-                Ok(next) => pc = next,
-                Err(t) => {
-                    self.pc = pc;
-                    return self.exit_page(bus, t, page, slot);
+            let slot = ((self.pc & 0xfff) >> 1) as usize;
+            let block = match code.block(slot) {
+                Some(b) => Some(b),
+                None => {
+                    // Let go of the arena so the new block is appended in place.
+                    drop(arena);
+                    let b = self.build_block(bus, &code, page, slot);
+                    arena = code.arena();
+                    b
                 }
+            };
+            let Some(block) = block else {
+                // A 32-bit instruction crossing into the next page: fetched and
+                // executed the slow way, since the next page may map elsewhere.
+                self.budget -= 1;
+                let r = self
+                    .fetch_slow(bus)
+                    .and_then(|raw| self.execute(bus, decode(raw)));
+                return match r {
+                    Err(t) => self.trap_or_stop(t, bus),
+                    Ok(()) => None,
+                };
+            };
+            // `left` is the budget after each instruction. Only the operations that may
+            // read it store it (see `step_at`), so instructions do not wait on each
+            // other through memory; one that ends the run says so with `ENDED`.
+            let entry = self.budget;
+            let n = block.len.min(entry as usize);
+            let end = block.start + n;
+            let (insns, offs) = (
+                &arena.insns[block.start..end],
+                &arena.offs[block.start..end],
+            );
+            let mut left = entry;
+            let mut k = 0;
+            loop {
+                let insn = insns[k];
+                let pc = vbase | offs[k] as u64;
+                left -= 1;
+                k += 1;
+                match self.step_at(bus, insn, pc, left) {
+                    Ok(()) if k < n => continue,
+                    Ok(()) => self.budget = left,
+                    Err(t) if t.cause == ENDED => {}
+                    Err(t) => {
+                        if self.budget != 0 {
+                            self.budget = left;
+                        }
+                        self.pc = pc;
+                        return self.exit_block(bus, t);
+                    }
+                }
+                if !transfers(insn.op()) {
+                    self.pc = pc.wrapping_add(insn.len() as u64);
+                }
+                break;
             }
-            if self.budget == 0 || pc >> 12 != vpage {
-                self.pc = pc;
+            if self.budget == 0 || self.pc & !0xfff != vbase {
                 return None;
             }
         }
     }
 
-    /// The rare ways out of [`Hart::run_page`]: a trap, an undecoded slot, a breakpoint.
+    /// The rare ways out of a block: a trap, a breakpoint, a watchpoint.
     #[inline(never)]
-    fn exit_page(&mut self, bus: &mut Bus, t: Trap, page: usize, slot: usize) -> Option<Stop> {
-        match t.cause {
-            DECODE => {
-                // decode_slot caches the slot, except for a 32-bit instruction that
-                // crosses into the next page: execute that one here, uncached.
-                let r = self.decode_slot(bus, page, slot).and_then(|insn| {
-                    if bus
-                        .icache
-                        .slot(page, slot)
-                        .is_some_and(|i| i.op() == Op::Undecoded)
-                    {
-                        self.execute(bus, insn)
-                    } else {
-                        self.budget += 1;
-                        Ok(())
-                    }
-                });
-                match r {
-                    Err(t) => self.trap_or_stop(t, bus),
-                    Ok(()) => None,
-                }
-            }
-            BREAK => {
-                self.budget += 1;
-                self.end_run();
-                Some(Stop::Breakpoint)
-            }
-            _ => self.trap_or_stop(t, bus),
+    fn exit_block(&mut self, bus: &mut Bus, t: Trap) -> Option<Stop> {
+        if t.cause == BREAK {
+            self.budget += 1;
+            self.end_run();
+            return Some(Stop::Breakpoint);
         }
+        self.trap_or_stop(t, bus)
+    }
+
+    /// Builds the block entered at `slot` of `code` (RAM page `page`, the page of the
+    /// current pc), decoding its slots as needed. None when the first instruction
+    /// crosses into the next page (such an instruction is never cached).
+    #[inline(never)]
+    fn build_block(
+        &mut self,
+        bus: &mut Bus,
+        code: &CodePage,
+        page: usize,
+        slot: usize,
+    ) -> Option<BlockRef> {
+        let vbase = self.pc & !0xfff;
+        let mut insns = Vec::new();
+        let mut offs = Vec::new();
+        let mut s = slot;
+        while s < SLOTS && insns.len() < BLOCK_MAX {
+            let mut insn = code.slot(s);
+            if insn.op() == Op::Undecoded {
+                let off = page * 4096 + s * 2;
+                let lo = u16::from_le_bytes([bus.ram.data[off], bus.ram.data[off + 1]]);
+                let raw = if lo & 3 != 3 {
+                    lo as u32
+                } else if s == SLOTS - 1 {
+                    break;
+                } else {
+                    u32::from_le_bytes([
+                        bus.ram.data[off],
+                        bus.ram.data[off + 1],
+                        bus.ram.data[off + 2],
+                        bus.ram.data[off + 3],
+                    ])
+                };
+                insn = decode(raw);
+                if bus.log.in_asm {
+                    let pc = vbase | (s as u64 * 2);
+                    bus.log.write(format_args!(
+                        "IN: {:#018x}  {}",
+                        pc,
+                        crate::disasm::one(pc, raw, insn.len())
+                    ));
+                }
+                code.set(s, insn);
+            }
+            if insn.op() == Op::Breakpoint && !insns.is_empty() {
+                break;
+            }
+            insns.push(insn);
+            offs.push((s * 2) as u16);
+            if ends_block(insn.op()) {
+                break;
+            }
+            s += insn.len() as usize / 2;
+        }
+        if insns.is_empty() {
+            return None;
+        }
+        Some(code.add_block(slot, &insns, &offs))
     }
 
     /// Enters the trap `t`, or ends the run for a watchpoint hit (the instruction did
@@ -375,124 +462,213 @@ impl Hart {
     /// trap `pc` is unchanged and the caller enters the trap.
     #[inline(always)]
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
-        self.pc = self.step_at(bus, i, self.pc)?;
+        let pc = self.pc;
+        match self.step_at(bus, i, pc, self.budget) {
+            Err(t) if t.cause != ENDED => return Err(t),
+            _ => {}
+        }
+        if !transfers(i.op()) {
+            self.pc = pc.wrapping_add(i.len() as u64);
+        }
         Ok(())
     }
 
     /// Executes the instruction `i` at `pc` and returns the next pc. `self.pc` is not
     /// read or written here, so the hot loop keeps pc in a register.
     #[inline(always)]
-    fn step_at(&mut self, bus: &mut Bus, i: Insn, pc: u64) -> Result<u64, Trap> {
-        let rs1 = self.x[(i.rs1() & 31) as usize];
-        let rs2 = self.x[(i.rs2() & 31) as usize];
-        let imm = i.imm() as i64 as u64;
-        let next = pc.wrapping_add(i.len() as u64);
-        let rd = i.rd() & 31;
-        let sh = (i.imm() & 63) as u32;
+    ///
+    /// Control transfers (see [`transfers`]) set `self.pc`; for every other operation
+    /// the caller advances pc. `left` is the budget after this instruction: operations
+    /// that may read it (slow memory paths, CSRs, ending the run) store it first, so the
+    /// others never touch it.
+    fn step_at(&mut self, bus: &mut Bus, i: Insn, pc: u64, left: u64) -> Result<(), Trap> {
+        // Each operation reads only the operands it uses: reading all of them up
+        // front costs loads and registers on every instruction.
+        macro_rules! rs1 {
+            () => {
+                self.x[(i.rs1() & 31) as usize]
+            };
+        }
+        macro_rules! rs2 {
+            () => {
+                self.x[(i.rs2() & 31) as usize]
+            };
+        }
+        macro_rules! imm {
+            () => {
+                i.imm() as i64 as u64
+            };
+        }
+        macro_rules! sh {
+            () => {
+                (i.imm() & 63) as u32
+            };
+        }
+        macro_rules! next {
+            () => {
+                pc.wrapping_add(i.len() as u64)
+            };
+        }
+        // After an operation that may have ended the run (end_run zeroes the budget):
+        // leave the block.
+        macro_rules! done {
+            () => {
+                return if self.budget == 0 {
+                    Err(Trap::new(ENDED, 0))
+                } else {
+                    Ok(())
+                }
+            };
+        }
         macro_rules! branch {
             ($cond:expr) => {{
-                return Ok(if $cond { pc.wrapping_add(imm) } else { next });
+                self.pc = if $cond {
+                    pc.wrapping_add(imm!())
+                } else {
+                    next!()
+                };
+                return Ok(());
             }};
         }
         let v: u64 = match i.op() {
-            Op::Lui => imm,
-            Op::Auipc => pc.wrapping_add(imm),
+            Op::Lui => imm!(),
+            Op::Auipc => pc.wrapping_add(imm!()),
             Op::Jal => {
-                self.set_x(rd, next);
-                return Ok(pc.wrapping_add(imm));
+                self.set_x(i.rd(), next!());
+                self.pc = pc.wrapping_add(imm!());
+                return Ok(());
             }
             Op::Jalr => {
-                self.set_x(rd, next);
-                return Ok(rs1.wrapping_add(imm) & !1);
+                // The target first: rd may be rs1.
+                let target = rs1!().wrapping_add(imm!()) & !1;
+                self.set_x(i.rd(), next!());
+                self.pc = target;
+                return Ok(());
             }
-            Op::Beq => branch!(rs1 == rs2),
-            Op::Bne => branch!(rs1 != rs2),
-            Op::Blt => branch!((rs1 as i64) < (rs2 as i64)),
-            Op::Bge => branch!((rs1 as i64) >= (rs2 as i64)),
-            Op::Bltu => branch!(rs1 < rs2),
-            Op::Bgeu => branch!(rs1 >= rs2),
-            Op::Lb => self.load(bus, rs1.wrapping_add(imm), 1)? as i8 as i64 as u64,
-            Op::Lh => self.load(bus, rs1.wrapping_add(imm), 2)? as i16 as i64 as u64,
-            Op::Lw => self.load(bus, rs1.wrapping_add(imm), 4)? as i32 as i64 as u64,
-            Op::Ld => self.load(bus, rs1.wrapping_add(imm), 8)?,
-            Op::Lbu => self.load(bus, rs1.wrapping_add(imm), 1)?,
-            Op::Lhu => self.load(bus, rs1.wrapping_add(imm), 2)?,
-            Op::Lwu => self.load(bus, rs1.wrapping_add(imm), 4)?,
+            Op::Beq => branch!(rs1!() == rs2!()),
+            Op::Bne => branch!(rs1!() != rs2!()),
+            Op::Blt => branch!((rs1!() as i64) < (rs2!() as i64)),
+            Op::Bge => branch!((rs1!() as i64) >= (rs2!() as i64)),
+            Op::Bltu => branch!(rs1!() < rs2!()),
+            Op::Bgeu => branch!(rs1!() >= rs2!()),
+            Op::Lb => {
+                self.budget = left;
+                let v = self.load(bus, rs1!().wrapping_add(imm!()), 1)? as i8 as i64 as u64;
+                self.set_x(i.rd(), v);
+                done!()
+            }
+            Op::Lh => {
+                self.budget = left;
+                let v = self.load(bus, rs1!().wrapping_add(imm!()), 2)? as i16 as i64 as u64;
+                self.set_x(i.rd(), v);
+                done!()
+            }
+            Op::Lw => {
+                self.budget = left;
+                let v = self.load(bus, rs1!().wrapping_add(imm!()), 4)? as i32 as i64 as u64;
+                self.set_x(i.rd(), v);
+                done!()
+            }
+            Op::Ld => {
+                self.budget = left;
+                let v = self.load(bus, rs1!().wrapping_add(imm!()), 8)?;
+                self.set_x(i.rd(), v);
+                done!()
+            }
+            Op::Lbu => {
+                self.budget = left;
+                let v = self.load(bus, rs1!().wrapping_add(imm!()), 1)?;
+                self.set_x(i.rd(), v);
+                done!()
+            }
+            Op::Lhu => {
+                self.budget = left;
+                let v = self.load(bus, rs1!().wrapping_add(imm!()), 2)?;
+                self.set_x(i.rd(), v);
+                done!()
+            }
+            Op::Lwu => {
+                self.budget = left;
+                let v = self.load(bus, rs1!().wrapping_add(imm!()), 4)?;
+                self.set_x(i.rd(), v);
+                done!()
+            }
             Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
                 let size = 1usize << (i.op() as u8 - Op::Sb as u8);
-                self.store(bus, rs1.wrapping_add(imm), size, rs2)?;
-                return Ok(next);
+                self.budget = left;
+                self.store(bus, rs1!().wrapping_add(imm!()), size, rs2!())?;
+                done!()
             }
-            Op::Addi => rs1.wrapping_add(imm),
-            Op::Slti => ((rs1 as i64) < (imm as i64)) as u64,
-            Op::Sltiu => (rs1 < imm) as u64,
-            Op::Xori => rs1 ^ imm,
-            Op::Ori => rs1 | imm,
-            Op::Andi => rs1 & imm,
-            Op::Slli => rs1 << sh,
-            Op::Srli => rs1 >> sh,
-            Op::Srai => ((rs1 as i64) >> sh) as u64,
-            Op::Add => rs1.wrapping_add(rs2),
-            Op::Sub => rs1.wrapping_sub(rs2),
-            Op::Sll => rs1 << (rs2 & 63),
-            Op::Slt => ((rs1 as i64) < (rs2 as i64)) as u64,
-            Op::Sltu => (rs1 < rs2) as u64,
-            Op::Xor => rs1 ^ rs2,
-            Op::Srl => rs1 >> (rs2 & 63),
-            Op::Sra => ((rs1 as i64) >> (rs2 & 63)) as u64,
-            Op::Or => rs1 | rs2,
-            Op::And => rs1 & rs2,
-            Op::Addiw => sx32(rs1.wrapping_add(imm)),
-            Op::Slliw => sx32(((rs1 as u32) << (sh & 31)) as u64),
-            Op::Srliw => sx32(((rs1 as u32) >> (sh & 31)) as u64),
-            Op::Sraiw => ((rs1 as i32) >> (sh & 31)) as i64 as u64,
-            Op::Addw => sx32(rs1.wrapping_add(rs2)),
-            Op::Subw => sx32(rs1.wrapping_sub(rs2)),
-            Op::Sllw => sx32(((rs1 as u32) << (rs2 & 31)) as u64),
-            Op::Srlw => sx32(((rs1 as u32) >> (rs2 & 31)) as u64),
-            Op::Sraw => ((rs1 as i32) >> (rs2 & 31)) as i64 as u64,
-            Op::Mul => rs1.wrapping_mul(rs2),
-            Op::Mulh => (((rs1 as i64 as i128) * (rs2 as i64 as i128)) >> 64) as u64,
-            Op::Mulhsu => (((rs1 as i64 as i128).wrapping_mul(rs2 as i128)) >> 64) as u64,
-            Op::Mulhu => (((rs1 as u128) * (rs2 as u128)) >> 64) as u64,
+            Op::Addi => rs1!().wrapping_add(imm!()),
+            Op::Slti => ((rs1!() as i64) < (imm!() as i64)) as u64,
+            Op::Sltiu => (rs1!() < imm!()) as u64,
+            Op::Xori => rs1!() ^ imm!(),
+            Op::Ori => rs1!() | imm!(),
+            Op::Andi => rs1!() & imm!(),
+            Op::Slli => rs1!() << sh!(),
+            Op::Srli => rs1!() >> sh!(),
+            Op::Srai => ((rs1!() as i64) >> sh!()) as u64,
+            Op::Add => rs1!().wrapping_add(rs2!()),
+            Op::Sub => rs1!().wrapping_sub(rs2!()),
+            Op::Sll => rs1!() << (rs2!() & 63),
+            Op::Slt => ((rs1!() as i64) < (rs2!() as i64)) as u64,
+            Op::Sltu => (rs1!() < rs2!()) as u64,
+            Op::Xor => rs1!() ^ rs2!(),
+            Op::Srl => rs1!() >> (rs2!() & 63),
+            Op::Sra => ((rs1!() as i64) >> (rs2!() & 63)) as u64,
+            Op::Or => rs1!() | rs2!(),
+            Op::And => rs1!() & rs2!(),
+            Op::Addiw => sx32(rs1!().wrapping_add(imm!())),
+            Op::Slliw => sx32(((rs1!() as u32) << (sh!() & 31)) as u64),
+            Op::Srliw => sx32(((rs1!() as u32) >> (sh!() & 31)) as u64),
+            Op::Sraiw => ((rs1!() as i32) >> (sh!() & 31)) as i64 as u64,
+            Op::Addw => sx32(rs1!().wrapping_add(rs2!())),
+            Op::Subw => sx32(rs1!().wrapping_sub(rs2!())),
+            Op::Sllw => sx32(((rs1!() as u32) << (rs2!() & 31)) as u64),
+            Op::Srlw => sx32(((rs1!() as u32) >> (rs2!() & 31)) as u64),
+            Op::Sraw => ((rs1!() as i32) >> (rs2!() & 31)) as i64 as u64,
+            Op::Mul => rs1!().wrapping_mul(rs2!()),
+            Op::Mulh => (((rs1!() as i64 as i128) * (rs2!() as i64 as i128)) >> 64) as u64,
+            Op::Mulhsu => (((rs1!() as i64 as i128).wrapping_mul(rs2!() as i128)) >> 64) as u64,
+            Op::Mulhu => (((rs1!() as u128) * (rs2!() as u128)) >> 64) as u64,
             Op::Div => {
-                let (a, b) = (rs1 as i64, rs2 as i64);
+                let (a, b) = (rs1!() as i64, rs2!() as i64);
                 if b == 0 {
                     u64::MAX
                 } else {
                     a.wrapping_div(b) as u64
                 }
             }
-            Op::Divu => rs1.checked_div(rs2).unwrap_or(u64::MAX),
+            Op::Divu => rs1!().checked_div(rs2!()).unwrap_or(u64::MAX),
             Op::Rem => {
-                let (a, b) = (rs1 as i64, rs2 as i64);
+                let (a, b) = (rs1!() as i64, rs2!() as i64);
                 if b == 0 {
-                    rs1
+                    rs1!()
                 } else {
                     a.wrapping_rem(b) as u64
                 }
             }
             Op::Remu => {
-                if rs2 == 0 {
-                    rs1
+                if rs2!() == 0 {
+                    rs1!()
                 } else {
-                    rs1 % rs2
+                    rs1!() % rs2!()
                 }
             }
-            Op::Mulw => sx32((rs1 as u32).wrapping_mul(rs2 as u32) as u64),
+            Op::Mulw => sx32((rs1!() as u32).wrapping_mul(rs2!() as u32) as u64),
             Op::Divw => {
-                let (a, b) = (rs1 as i32, rs2 as i32);
+                let (a, b) = (rs1!() as i32, rs2!() as i32);
                 if b == 0 {
                     u64::MAX
                 } else {
                     a.wrapping_div(b) as i64 as u64
                 }
             }
-            Op::Divuw => (rs1 as u32)
-                .checked_div(rs2 as u32)
+            Op::Divuw => (rs1!() as u32)
+                .checked_div(rs2!() as u32)
                 .map_or(u64::MAX, |q| sx32(q as u64)),
             Op::Remw => {
-                let (a, b) = (rs1 as i32, rs2 as i32);
+                let (a, b) = (rs1!() as i32, rs2!() as i32);
                 if b == 0 {
                     a as i64 as u64
                 } else {
@@ -500,66 +676,68 @@ impl Hart {
                 }
             }
             Op::Remuw => {
-                let (a, b) = (rs1 as u32, rs2 as u32);
+                let (a, b) = (rs1!() as u32, rs2!() as u32);
                 if b == 0 {
                     sx32(a as u64)
                 } else {
                     sx32((a % b) as u64)
                 }
             }
-            Op::AddUw => rs2.wrapping_add(rs1 as u32 as u64),
-            Op::Sh1add => rs2.wrapping_add(rs1 << 1),
-            Op::Sh2add => rs2.wrapping_add(rs1 << 2),
-            Op::Sh3add => rs2.wrapping_add(rs1 << 3),
-            Op::Sh1addUw => rs2.wrapping_add((rs1 as u32 as u64) << 1),
-            Op::Sh2addUw => rs2.wrapping_add((rs1 as u32 as u64) << 2),
-            Op::Sh3addUw => rs2.wrapping_add((rs1 as u32 as u64) << 3),
-            Op::SlliUw => (rs1 as u32 as u64) << sh,
-            Op::Andn => rs1 & !rs2,
-            Op::Orn => rs1 | !rs2,
-            Op::Xnor => !(rs1 ^ rs2),
-            Op::Clz => rs1.leading_zeros() as u64,
-            Op::Clzw => (rs1 as u32).leading_zeros() as u64,
-            Op::Ctz => rs1.trailing_zeros() as u64,
-            Op::Ctzw => (rs1 as u32).trailing_zeros() as u64,
-            Op::Cpop => rs1.count_ones() as u64,
-            Op::Cpopw => (rs1 as u32).count_ones() as u64,
-            Op::Max => (rs1 as i64).max(rs2 as i64) as u64,
-            Op::Maxu => rs1.max(rs2),
-            Op::Min => (rs1 as i64).min(rs2 as i64) as u64,
-            Op::Minu => rs1.min(rs2),
-            Op::SextB => rs1 as i8 as i64 as u64,
-            Op::SextH => rs1 as i16 as i64 as u64,
-            Op::ZextH => rs1 as u16 as u64,
-            Op::Rol => rs1.rotate_left((rs2 & 63) as u32),
-            Op::Rolw => sx32((rs1 as u32).rotate_left((rs2 & 31) as u32) as u64),
-            Op::Ror => rs1.rotate_right((rs2 & 63) as u32),
-            Op::Rori => rs1.rotate_right(sh),
-            Op::Roriw => sx32((rs1 as u32).rotate_right(sh & 31) as u64),
-            Op::Rorw => sx32((rs1 as u32).rotate_right((rs2 & 31) as u32) as u64),
+            Op::AddUw => rs2!().wrapping_add(rs1!() as u32 as u64),
+            Op::Sh1add => rs2!().wrapping_add(rs1!() << 1),
+            Op::Sh2add => rs2!().wrapping_add(rs1!() << 2),
+            Op::Sh3add => rs2!().wrapping_add(rs1!() << 3),
+            Op::Sh1addUw => rs2!().wrapping_add((rs1!() as u32 as u64) << 1),
+            Op::Sh2addUw => rs2!().wrapping_add((rs1!() as u32 as u64) << 2),
+            Op::Sh3addUw => rs2!().wrapping_add((rs1!() as u32 as u64) << 3),
+            Op::SlliUw => (rs1!() as u32 as u64) << sh!(),
+            Op::Andn => rs1!() & !rs2!(),
+            Op::Orn => rs1!() | !rs2!(),
+            Op::Xnor => !(rs1!() ^ rs2!()),
+            Op::Clz => rs1!().leading_zeros() as u64,
+            Op::Clzw => (rs1!() as u32).leading_zeros() as u64,
+            Op::Ctz => rs1!().trailing_zeros() as u64,
+            Op::Ctzw => (rs1!() as u32).trailing_zeros() as u64,
+            Op::Cpop => rs1!().count_ones() as u64,
+            Op::Cpopw => (rs1!() as u32).count_ones() as u64,
+            Op::Max => (rs1!() as i64).max(rs2!() as i64) as u64,
+            Op::Maxu => rs1!().max(rs2!()),
+            Op::Min => (rs1!() as i64).min(rs2!() as i64) as u64,
+            Op::Minu => rs1!().min(rs2!()),
+            Op::SextB => rs1!() as i8 as i64 as u64,
+            Op::SextH => rs1!() as i16 as i64 as u64,
+            Op::ZextH => rs1!() as u16 as u64,
+            Op::Rol => rs1!().rotate_left((rs2!() & 63) as u32),
+            Op::Rolw => sx32((rs1!() as u32).rotate_left((rs2!() & 31) as u32) as u64),
+            Op::Ror => rs1!().rotate_right((rs2!() & 63) as u32),
+            Op::Rori => rs1!().rotate_right(sh!()),
+            Op::Roriw => sx32((rs1!() as u32).rotate_right(sh!() & 31) as u64),
+            Op::Rorw => sx32((rs1!() as u32).rotate_right((rs2!() & 31) as u32) as u64),
             Op::OrcB => {
                 let mut r = 0u64;
                 for b in 0..8 {
-                    if (rs1 >> (8 * b)) & 0xff != 0 {
+                    if (rs1!() >> (8 * b)) & 0xff != 0 {
                         r |= 0xff << (8 * b);
                     }
                 }
                 r
             }
-            Op::Rev8 => rs1.swap_bytes(),
-            Op::Bclr => rs1 & !(1 << (rs2 & 63)),
-            Op::Bclri => rs1 & !(1 << sh),
-            Op::Bext => (rs1 >> (rs2 & 63)) & 1,
-            Op::Bexti => (rs1 >> sh) & 1,
-            Op::Binv => rs1 ^ (1 << (rs2 & 63)),
-            Op::Binvi => rs1 ^ (1 << sh),
-            Op::Bset => rs1 | (1 << (rs2 & 63)),
-            Op::Bseti => rs1 | (1 << sh),
+            Op::Rev8 => rs1!().swap_bytes(),
+            Op::Bclr => rs1!() & !(1 << (rs2!() & 63)),
+            Op::Bclri => rs1!() & !(1 << sh!()),
+            Op::Bext => (rs1!() >> (rs2!() & 63)) & 1,
+            Op::Bexti => (rs1!() >> sh!()) & 1,
+            Op::Binv => rs1!() ^ (1 << (rs2!() & 63)),
+            Op::Binvi => rs1!() ^ (1 << sh!()),
+            Op::Bset => rs1!() | (1 << (rs2!() & 63)),
+            Op::Bseti => rs1!() | (1 << sh!()),
             Op::Fence | Op::FenceI => {
-                return Ok(next);
+                return Ok(());
             }
             Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
-                return self.exec_csr(bus, i, rs1, next)
+                self.budget = left;
+                self.exec_csr(bus, i, rs1!(), pc)?;
+                done!()
             }
             Op::Ecall => {
                 let c = match self.prv {
@@ -585,11 +763,11 @@ impl Hart {
                 }
                 self.csr.mstatus = n;
                 self.prv = mpp;
-                let target = self.csr.mepc;
+                self.pc = self.csr.mepc;
                 self.update_tlb_sets();
+                self.budget = left;
                 self.end_run();
-
-                return Ok(target);
+                done!()
             }
             Op::Sret => {
                 if self.prv < PRV_S || (self.prv == PRV_S && self.csr.mstatus & ms::TSR != 0) {
@@ -603,11 +781,11 @@ impl Hart {
                 }
                 self.csr.mstatus = n;
                 self.prv = spp;
-                let target = self.csr.sepc;
+                self.pc = self.csr.sepc;
                 self.update_tlb_sets();
+                self.budget = left;
                 self.end_run();
-
-                return Ok(target);
+                done!()
             }
             Op::Wfi => {
                 if self.prv == PRV_U || (self.prv < PRV_M && self.csr.mstatus & ms::TW != 0) {
@@ -615,47 +793,60 @@ impl Hart {
                 }
                 if self.mip() & self.csr.mie == 0 {
                     self.state = HartState::Wfi;
+                    self.budget = left;
                     self.end_run();
+                    done!()
                 }
-                return Ok(next);
+                return Ok(());
             }
             Op::SfenceVma => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.csr.mstatus & ms::TVM != 0) {
                     return Err(Trap::illegal(i.raw()));
                 }
                 if i.rs1() != 0 {
-                    self.mmu.flush_page(rs1);
+                    self.mmu.flush_page(rs1!());
                 } else {
                     self.mmu.flush_translated();
                 }
                 self.remapped = true;
+                self.budget = left;
                 self.end_run();
-                return Ok(next);
+                done!()
             }
             Op::LrW | Op::LrD => {
-                let size = if i.op() == Op::LrW { 4 } else { 8 };
-                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Load, false)?;
-                let v = read_ram(bus, o, size);
-                self.reservation = Some(pa);
-                self.reservation_value = v;
-                if size == 4 {
-                    sx32(v)
-                } else {
-                    v
-                }
+                self.budget = left;
+                let v = {
+                    let size = if i.op() == Op::LrW { 4 } else { 8 };
+                    let (pa, o) = self.amo_addr(bus, rs1!(), size, Access::Load, false)?;
+                    let v = read_ram(bus, o, size);
+                    self.reservation = Some(pa);
+                    self.reservation_value = v;
+                    if size == 4 {
+                        sx32(v)
+                    } else {
+                        v
+                    }
+                };
+                self.set_x(i.rd(), v);
+                done!()
             }
             Op::ScW | Op::ScD => {
-                let size = if i.op() == Op::ScW { 4 } else { 8 };
-                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Store, false)?;
-                let ok = self.reservation == Some(pa)
-                    && read_ram(bus, o, size) == self.reservation_value;
-                self.reservation = None;
-                if ok {
-                    write_ram(bus, pa, o, size, rs2);
-                    0
-                } else {
-                    1
-                }
+                self.budget = left;
+                let v = {
+                    let size = if i.op() == Op::ScW { 4 } else { 8 };
+                    let (pa, o) = self.amo_addr(bus, rs1!(), size, Access::Store, false)?;
+                    let ok = self.reservation == Some(pa)
+                        && read_ram(bus, o, size) == self.reservation_value;
+                    self.reservation = None;
+                    if ok {
+                        self.write_ram(bus, pa, o, size, rs2!());
+                        0
+                    } else {
+                        1
+                    }
+                };
+                self.set_x(i.rd(), v);
+                done!()
             }
             Op::AmoSwapW
             | Op::AmoAddW
@@ -666,22 +857,27 @@ impl Hart {
             | Op::AmoMaxW
             | Op::AmoMinuW
             | Op::AmoMaxuW => {
-                let (pa, o) = self.amo_addr(bus, rs1, 4, Access::Store, true)?;
-                let old = read_ram(bus, o, 4);
-                let (a, b) = (old as u32, rs2 as u32);
-                let new = match i.op() {
-                    Op::AmoSwapW => b,
-                    Op::AmoAddW => a.wrapping_add(b),
-                    Op::AmoXorW => a ^ b,
-                    Op::AmoAndW => a & b,
-                    Op::AmoOrW => a | b,
-                    Op::AmoMinW => (a as i32).min(b as i32) as u32,
-                    Op::AmoMaxW => (a as i32).max(b as i32) as u32,
-                    Op::AmoMinuW => a.min(b),
-                    _ => a.max(b),
+                self.budget = left;
+                let v = {
+                    let (pa, o) = self.amo_addr(bus, rs1!(), 4, Access::Store, true)?;
+                    let old = read_ram(bus, o, 4);
+                    let (a, b) = (old as u32, rs2!() as u32);
+                    let new = match i.op() {
+                        Op::AmoSwapW => b,
+                        Op::AmoAddW => a.wrapping_add(b),
+                        Op::AmoXorW => a ^ b,
+                        Op::AmoAndW => a & b,
+                        Op::AmoOrW => a | b,
+                        Op::AmoMinW => (a as i32).min(b as i32) as u32,
+                        Op::AmoMaxW => (a as i32).max(b as i32) as u32,
+                        Op::AmoMinuW => a.min(b),
+                        _ => a.max(b),
+                    };
+                    self.write_ram(bus, pa, o, 4, new as u64);
+                    sx32(old)
                 };
-                write_ram(bus, pa, o, 4, new as u64);
-                sx32(old)
+                self.set_x(i.rd(), v);
+                done!()
             }
             Op::AmoSwapD
             | Op::AmoAddD
@@ -692,59 +888,66 @@ impl Hart {
             | Op::AmoMaxD
             | Op::AmoMinuD
             | Op::AmoMaxuD => {
-                let (pa, o) = self.amo_addr(bus, rs1, 8, Access::Store, true)?;
-                let a = read_ram(bus, o, 8);
-                let b = rs2;
-                let new = match i.op() {
-                    Op::AmoSwapD => b,
-                    Op::AmoAddD => a.wrapping_add(b),
-                    Op::AmoXorD => a ^ b,
-                    Op::AmoAndD => a & b,
-                    Op::AmoOrD => a | b,
-                    Op::AmoMinD => (a as i64).min(b as i64) as u64,
-                    Op::AmoMaxD => (a as i64).max(b as i64) as u64,
-                    Op::AmoMinuD => a.min(b),
-                    _ => a.max(b),
+                self.budget = left;
+                let v = {
+                    let (pa, o) = self.amo_addr(bus, rs1!(), 8, Access::Store, true)?;
+                    let a = read_ram(bus, o, 8);
+                    let b = rs2!();
+                    let new = match i.op() {
+                        Op::AmoSwapD => b,
+                        Op::AmoAddD => a.wrapping_add(b),
+                        Op::AmoXorD => a ^ b,
+                        Op::AmoAndD => a & b,
+                        Op::AmoOrD => a | b,
+                        Op::AmoMinD => (a as i64).min(b as i64) as u64,
+                        Op::AmoMaxD => (a as i64).max(b as i64) as u64,
+                        Op::AmoMinuD => a.min(b),
+                        _ => a.max(b),
+                    };
+                    self.write_ram(bus, pa, o, 8, new);
+                    a
                 };
-                write_ram(bus, pa, o, 8, new);
-                a
+                self.set_x(i.rd(), v);
+                done!()
             }
             Op::Flw | Op::Fld => {
                 self.f_check(i.raw())?;
+                self.budget = left;
                 let v = if i.op() == Op::Flw {
-                    0xffff_ffff_0000_0000 | self.load(bus, rs1.wrapping_add(imm), 4)?
+                    0xffff_ffff_0000_0000 | self.load(bus, rs1!().wrapping_add(imm!()), 4)?
                 } else {
-                    self.load(bus, rs1.wrapping_add(imm), 8)?
+                    self.load(bus, rs1!().wrapping_add(imm!()), 8)?
                 };
-                self.f[rd as usize] = v;
+                self.f[(i.rd() & 31) as usize] = v;
                 self.set_fs_dirty();
-                return Ok(next);
+                done!()
             }
             Op::Fsw | Op::Fsd => {
                 self.f_check(i.raw())?;
+                self.budget = left;
                 let size = if i.op() == Op::Fsw { 4 } else { 8 };
                 self.store(
                     bus,
-                    rs1.wrapping_add(imm),
+                    rs1!().wrapping_add(imm!()),
                     size,
                     self.f[(i.rs2() & 31) as usize],
                 )?;
-                return Ok(next);
+                done!()
             }
             Op::Fp => {
-                fpu::execute(self, &i)?;
-                return Ok(next);
+                fpu::execute(self, i)?;
+                return Ok(());
             }
             Op::Undecoded => return Err(Trap::new(DECODE, 0)),
             Op::Breakpoint => return Err(Trap::new(BREAK, 0)),
             Op::Illegal => return Err(Trap::illegal(i.raw())),
         };
-        self.set_x(rd, v);
-        Ok(next)
+        self.set_x(i.rd(), v);
+        Ok(())
     }
 
     #[inline(never)]
-    fn exec_csr(&mut self, bus: &mut Bus, i: Insn, rs1: u64, next: u64) -> Result<u64, Trap> {
+    fn exec_csr(&mut self, bus: &mut Bus, i: Insn, rs1: u64, pc: u64) -> Result<(), Trap> {
         let csr = (i.imm() & 0xfff) as u16;
         let uimm = i.rs1() as u64;
         let (op, writes) = match i.op() {
@@ -759,14 +962,13 @@ impl Hart {
         if !super::csr::implemented(csr) {
             bus.log.unimp(format_args!(
                 "hart {}: access to unimplemented CSR {csr:#05x} at pc {:#x} (illegal instruction)",
-                self.id,
-                next.wrapping_sub(i.len() as u64)
+                self.id, pc
             ));
         }
         let (old, effect) = self.csr_op(csr, op, writes, i.raw(), time)?;
         self.set_x(i.rd(), old);
         self.apply_csr_effect(effect);
-        Ok(next)
+        Ok(())
     }
 }
 
@@ -777,8 +979,56 @@ fn read_ram(bus: &Bus, o: usize, size: u64) -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// True for the operations that set pc themselves (taken or not).
 #[inline(always)]
-fn write_ram(bus: &mut Bus, pa: u64, o: usize, size: u64, v: u64) {
-    bus.ram.data[o..o + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
-    bus.note_ram_write(pa, size);
+fn transfers(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Jal
+            | Op::Jalr
+            | Op::Beq
+            | Op::Bne
+            | Op::Blt
+            | Op::Bge
+            | Op::Bltu
+            | Op::Bgeu
+            | Op::Mret
+            | Op::Sret
+    )
+}
+
+/// True for the operations that end a block: control transfers, and those that trap,
+/// stop or change privilege or translation unconditionally.
+fn ends_block(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Jal
+            | Op::Jalr
+            | Op::Beq
+            | Op::Bne
+            | Op::Blt
+            | Op::Bge
+            | Op::Bltu
+            | Op::Bgeu
+            | Op::Ecall
+            | Op::Ebreak
+            | Op::Mret
+            | Op::Sret
+            | Op::Wfi
+            | Op::SfenceVma
+            | Op::FenceI
+            | Op::Illegal
+            | Op::Breakpoint
+    )
+}
+
+impl Hart {
+    /// An AMO's or SC's write to RAM; a write to decoded code ends the run.
+    #[inline(always)]
+    fn write_ram(&mut self, bus: &mut Bus, pa: u64, o: usize, size: u64, v: u64) {
+        bus.ram.data[o..o + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
+        if bus.note_ram_write(pa, size) {
+            self.end_run();
+        }
+    }
 }

@@ -322,7 +322,8 @@ pub fn decode(raw: u32) -> Option<FpOp> {
 ///
 /// Fails with an illegal-instruction trap (tval = the instruction bits) when
 /// `mstatus.FS` is Off or the effective rounding mode is invalid; nothing is changed then.
-pub fn execute(h: &mut Hart, insn: &Insn) -> Result<(), Trap> {
+pub fn execute(h: &mut Hart, insn: Insn) -> Result<(), Trap> {
+    let insn = &insn;
     use FpOp::*;
     if !h.fs_enabled() {
         return Err(Trap::illegal(insn.raw()));
@@ -780,7 +781,7 @@ mod tests {
             Op::Fp,
             "{raw:#010x} should decode as an FP operation"
         );
-        execute(h, &insn)
+        execute(h, insn)
     }
 
     /// f1 = op(f2, f3) with `fmt` added to funct7; returns (f1, fflags).

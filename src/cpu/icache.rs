@@ -1,24 +1,138 @@
-//! The decoded-instruction cache: one array of decoded slots per RAM page of code.
+//! The decoded-instruction cache: per RAM page of code, decoded slots and the blocks
+//! built from them.
 //!
-//! A page gets an entry the first time code is fetched from it; each 2-byte slot is
-//! decoded lazily on first execution and then reused. Stores (from harts or DMA) to a
-//! page with an entry invalidate the slots they overlap, so self-modifying code and code
-//! loading are seen at once; FENCE.I is therefore free. The store TLBs never map a code
-//! page, so every store to code takes the slow path that does this invalidation.
+//! A page gets an entry the first time code is fetched from it. Each 2-byte slot is
+//! decoded lazily and then reused. The interpreter executes *blocks*: the decoded
+//! instructions from an entry slot up to the first control transfer (or the end of the
+//! page), stored densely in execution order. Walking a block needs no load to find the
+//! next instruction, so consecutive instructions do not wait on each other's decode.
+//!
+//! Stores (from harts or DMA) to a page with an entry invalidate the slots they overlap;
+//! when a decoded slot changes, the page's blocks are dropped (and rebuilt on demand).
+//! Self-modifying code and code loading are therefore seen at once, and FENCE.I is free.
+//! The store TLBs never map a code page, so every store to code takes the slow path
+//! that does this invalidation.
 
 use super::decode::{Insn, Op};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Slots per 4 KiB page (one per 2-byte parcel).
 pub const SLOTS: usize = 2048;
 
-/// The decoded slots of one page. Shared (`Rc`) so the interpreter can hold the page it
-/// executes from while stores invalidate slots through the cache (`Cell`): the hot loop
-/// then reads a slot with one load, with no lookup or bounds check per instruction.
-pub type Page = Rc<[Cell<Insn>; SLOTS]>;
+/// The most instructions in one block (longer straight-line code is split).
+pub const BLOCK_MAX: usize = 64;
+
+/// The blocks of one page, back to back. A block is a straight-line run of decoded
+/// instructions; only its last one may transfer control.
+///
+/// The interpreter holds the arena (an `Rc`) while it executes from the page, so a store
+/// that invalidates the page replaces the arena instead of freeing it under the
+/// interpreter's feet. Blocks are only appended while nobody executes from it.
+#[derive(Clone, Default)]
+pub struct Arena {
+    pub insns: Vec<Insn>,
+    /// The page offset (bytes) of each instruction.
+    pub offs: Vec<u16>,
+}
+
+/// Where a block lies in its page's [`Arena`]: `insns[start..start + len]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockRef {
+    pub start: usize,
+    pub len: usize,
+}
+
+/// The most instructions an arena holds before it is started afresh.
+const ARENA_MAX: usize = 1 << 20;
+
+/// The decoded slots and blocks of one code page. Shared (`Rc`) so the interpreter can
+/// hold the page it executes from while stores invalidate it through the cache.
+pub struct CodePage {
+    slots: [Cell<Insn>; SLOTS],
+    /// Per slot: the block entered there, as `start << 8 | len` in the arena, or 0.
+    starts: [Cell<u32>; SLOTS],
+    arena: RefCell<Rc<Arena>>,
+}
+
+pub type Page = Rc<CodePage>;
 
 const UNDECODED: Insn = Insn::UNDECODED;
+
+impl CodePage {
+    fn new() -> CodePage {
+        CodePage {
+            slots: std::array::from_fn(|_| Cell::new(UNDECODED)),
+            starts: std::array::from_fn(|_| Cell::new(0)),
+            arena: RefCell::new(Rc::new(Arena::default())),
+        }
+    }
+
+    #[inline(always)]
+    pub fn slot(&self, slot: usize) -> Insn {
+        self.slots[slot & (SLOTS - 1)].get()
+    }
+
+    /// The block entered at `slot`, if one was built (in the current [`Self::arena`]).
+    #[inline(always)]
+    pub fn block(&self, slot: usize) -> Option<BlockRef> {
+        let v = self.starts[slot & (SLOTS - 1)].get();
+        (v != 0).then_some(BlockRef {
+            start: (v >> 8) as usize,
+            len: (v & 0xff) as usize,
+        })
+    }
+
+    /// The page's blocks as they are now.
+    #[inline]
+    pub fn arena(&self) -> Rc<Arena> {
+        Rc::clone(&self.arena.borrow())
+    }
+
+    /// Appends the block entered at `slot` (1 to 255 instructions). Nobody should hold
+    /// the arena then, or it is copied.
+    pub fn add_block(&self, slot: usize, insns: &[Insn], offs: &[u16]) -> BlockRef {
+        debug_assert!((1..256).contains(&insns.len()) && insns.len() == offs.len());
+        if self.arena.borrow().insns.len() + insns.len() > ARENA_MAX {
+            self.drop_blocks();
+        }
+        let mut a = self.arena.borrow_mut();
+        let arena = Rc::make_mut(&mut a);
+        let start = arena.insns.len();
+        arena.insns.extend_from_slice(insns);
+        arena.offs.extend_from_slice(offs);
+        self.starts[slot & (SLOTS - 1)].set((start as u32) << 8 | insns.len() as u32);
+        BlockRef {
+            start,
+            len: insns.len(),
+        }
+    }
+
+    /// Drops every block (a decoded slot changed). Returns true when there were any.
+    fn drop_blocks(&self) -> bool {
+        if self.arena.borrow().insns.is_empty() {
+            return false;
+        }
+        *self.arena.borrow_mut() = Rc::new(Arena::default());
+        for s in &self.starts {
+            s.set(0);
+        }
+        true
+    }
+
+    /// Sets a slot; a change to a decoded slot drops the page's blocks (returns true).
+    pub fn set(&self, slot: usize, insn: Insn) -> bool {
+        let s = &self.slots[slot & (SLOTS - 1)];
+        let old = s.get();
+        s.set(insn);
+        old != UNDECODED && old != insn && self.drop_blocks()
+    }
+
+    /// Instructions held in blocks.
+    pub fn block_insns(&self) -> usize {
+        self.arena.borrow().insns.len()
+    }
+}
 
 pub struct ICache {
     pages: Vec<Option<Page>>,
@@ -43,7 +157,7 @@ impl ICache {
     #[inline(always)]
     pub fn slot(&self, page: usize, slot: usize) -> Option<Insn> {
         match self.pages.get(page) {
-            Some(Some(p)) => Some(p[slot & (SLOTS - 1)].get()),
+            Some(Some(p)) => Some(p.slot(slot)),
             _ => None,
         }
     }
@@ -61,7 +175,7 @@ impl ICache {
     pub fn make_code(&mut self, page: usize) -> bool {
         match self.pages.get_mut(page) {
             Some(p @ None) => {
-                *p = Some(Rc::new(std::array::from_fn(|_| Cell::new(UNDECODED))));
+                *p = Some(Rc::new(CodePage::new()));
                 self.gen += 1;
                 true
             }
@@ -70,26 +184,30 @@ impl ICache {
     }
 
     pub fn set(&mut self, page: usize, slot: usize, insn: Insn) {
-        if let Some(Some(p)) = self.pages.get_mut(page) {
-            p[slot & (SLOTS - 1)].set(insn);
+        if let Some(Some(p)) = self.pages.get(page) {
+            p.set(slot, insn);
         }
     }
 
-    /// Invalidates decoded slots overlapping RAM bytes `[off, off+len)`.
-    pub fn invalidate(&mut self, off: usize, len: usize) {
+    /// Invalidates decoded slots overlapping RAM bytes `[off, off+len)`. Returns true
+    /// when blocks were dropped: a hart that made the write then ends its run, so it
+    /// never goes on executing a block it has just overwritten.
+    pub fn invalidate(&mut self, off: usize, len: usize) -> bool {
+        let mut dropped = false;
         // A 4-byte instruction starting 2 bytes earlier also covers these bytes.
         let start = off.saturating_sub(2);
         let end = off + len;
         let mut a = start & !1;
         while a < end {
             let (page, slot) = (a >> 12, (a & 0xfff) >> 1);
-            if let Some(Some(p)) = self.pages.get_mut(page) {
-                if p[slot].get().op() != Op::Breakpoint {
-                    p[slot].set(UNDECODED);
+            if let Some(Some(p)) = self.pages.get(page) {
+                if p.slot(slot).op() != Op::Breakpoint && p.set(slot, UNDECODED) {
+                    dropped = true;
                 }
             }
             a += 2;
         }
+        dropped
     }
 
     /// Drops everything (reset, or a debugger write to a page of code).
@@ -102,5 +220,48 @@ impl ICache {
 
     pub fn code_pages(&self) -> usize {
         self.pages.iter().filter(|p| p.is_some()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::decode::decode;
+
+    fn block_of(p: &CodePage, slot: usize) -> BlockRef {
+        p.add_block(slot, &[p.slot(slot)], &[(slot * 2) as u16])
+    }
+
+    #[test]
+    fn writes_to_decoded_code_drop_blocks_and_writes_to_data_do_not() {
+        let mut c = ICache::new(4);
+        assert!(c.make_code(1));
+        let addi = decode(0x0010_0093);
+        c.set(1, 4, addi);
+        block_of(c.pages[1].as_ref().unwrap(), 4);
+        c.set(1, 6, addi);
+        assert!(
+            c.pages[1].as_ref().unwrap().block(4).is_some(),
+            "filling an undecoded slot keeps blocks"
+        );
+        // Data next to the code (slots 100..) is written: the block stays.
+        assert!(!c.invalidate(4096 + 200, 8));
+        assert!(c.pages[1].as_ref().unwrap().block(4).is_some());
+        // The second half of the instruction at slot 4 (bytes 10..12) is written.
+        assert!(c.invalidate(4096 + 10, 1));
+        assert!(c.pages[1].as_ref().unwrap().block(4).is_none());
+        assert_eq!(c.slot(1, 4), Some(Insn::UNDECODED));
+    }
+
+    #[test]
+    fn a_breakpoint_drops_blocks_and_survives_invalidation() {
+        let mut c = ICache::new(2);
+        c.make_code(0);
+        c.set(0, 0, decode(0x0010_0093));
+        block_of(c.pages[0].as_ref().unwrap(), 0);
+        c.set(0, 0, Insn::BREAKPOINT);
+        assert_eq!(c.pages[0].as_ref().unwrap().block_insns(), 0);
+        assert!(!c.invalidate(0, 4));
+        assert_eq!(c.slot(0, 0), Some(Insn::BREAKPOINT));
     }
 }

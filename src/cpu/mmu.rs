@@ -304,7 +304,9 @@ impl Hart {
                 if !bus.ram.write_bytes(pte_addr, &new.to_le_bytes()) {
                     return Err(Trap::new(acc.access_fault(), va));
                 }
-                bus.note_ram_write(pte_addr, 8);
+                if bus.note_ram_write(pte_addr, 8) {
+                    self.end_run();
+                }
             }
         }
         Ok(w.pa)
@@ -552,7 +554,9 @@ impl Hart {
         }
         if let Some(o) = bus.ram.offset(pa, size as u64) {
             bus.ram.data[o..o + size].copy_from_slice(&val.to_le_bytes()[..size]);
-            bus.note_ram_write(pa, size as u64);
+            if bus.note_ram_write(pa, size as u64) {
+                self.end_run();
+            }
             if bus.htif.is_some() {
                 bus.htif_store(pa, size as u64);
                 if !bus.events.is_empty() {

@@ -209,7 +209,7 @@ impl Hart {
     /// Writes integer register `rd` (writes to x0 are discarded).
     #[inline(always)]
     pub fn set_x(&mut self, rd: u8, v: u64) {
-        self.x[rd as usize] = v;
+        self.x[(rd & 31) as usize] = v;
         self.x[0] = 0;
     }
 }

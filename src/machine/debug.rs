@@ -258,7 +258,7 @@ impl Machine {
             };
             let src = &data[done..done + chunk];
             if self.bus.ram.write_bytes(pa, src) {
-                self.bus.note_ram_write(pa, chunk as u64);
+                let _ = self.bus.note_ram_write(pa, chunk as u64);
             } else if !self.bus.rom.write_bytes(pa, src) {
                 return false;
             }
