@@ -734,6 +734,49 @@ impl Hart {
             Op::Fence | Op::FenceI => {
                 return Ok(());
             }
+            Op::Undecoded => return Err(Trap::new(DECODE, 0)),
+            Op::Breakpoint => return Err(Trap::new(BREAK, 0)),
+            Op::Illegal => return Err(Trap::illegal(i.raw())),
+            // CSRs, system, atomic and floating-point operations: out of line, so the
+            // common operations keep their registers.
+            _ => return self.step_rare(bus, i, pc, left),
+        };
+        self.set_x(i.rd(), v);
+        Ok(())
+    }
+
+    /// The operations [`Hart::step_at`] keeps out of line; same contract.
+    #[inline(never)]
+    fn step_rare(&mut self, bus: &mut Bus, i: Insn, pc: u64, left: u64) -> Result<(), Trap> {
+        // Each operation reads only the operands it uses: reading all of them up
+        // front costs loads and registers on every instruction.
+        macro_rules! rs1 {
+            () => {
+                self.x[(i.rs1() & 31) as usize]
+            };
+        }
+        macro_rules! rs2 {
+            () => {
+                self.x[(i.rs2() & 31) as usize]
+            };
+        }
+        macro_rules! imm {
+            () => {
+                i.imm() as i64 as u64
+            };
+        }
+        // After an operation that may have ended the run (end_run zeroes the budget):
+        // leave the block.
+        macro_rules! done {
+            () => {
+                return if self.budget == 0 {
+                    Err(Trap::new(ENDED, 0))
+                } else {
+                    Ok(())
+                }
+            };
+        }
+        match i.op() {
             Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
                 self.budget = left;
                 self.exec_csr(bus, i, rs1!(), pc)?;
@@ -938,12 +981,10 @@ impl Hart {
                 fpu::execute(self, i)?;
                 return Ok(());
             }
-            Op::Undecoded => return Err(Trap::new(DECODE, 0)),
-            Op::Breakpoint => return Err(Trap::new(BREAK, 0)),
-            Op::Illegal => return Err(Trap::illegal(i.raw())),
-        };
-        self.set_x(i.rd(), v);
-        Ok(())
+            _ => {}
+        }
+        // Never reached: step_at handles every other operation.
+        Err(Trap::illegal(i.raw()))
     }
 
     #[inline(never)]
