@@ -213,10 +213,9 @@ def watch_cost():
         for who, exe in (("hp", HP), ("qemu", QEMU)):
             if not exe:
                 continue
-            port = free_port()
-            cmd = [exe, "-M", "virt", "-bios", "none", "-nographic", "-kernel", elf, "-S",
-                   "-gdb", f"tcp:127.0.0.1:{port}"]
-            p, port = start_stopped(lambda _p, c=cmd: c)
+            p, port = start_stopped(
+                lambda port, exe=exe: [exe, "-M", "virt", "-bios", "none", "-nographic",
+                                       "-kernel", elf, "-S", "-gdb", f"tcp:127.0.0.1:{port}"])
             script = ["-ex", f"target remote :{port}", "-ex", f"watch *(long *){addr:#x}",
                       "-ex", "continue"]
             t0 = time.monotonic()
