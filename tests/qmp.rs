@@ -639,18 +639,7 @@ fn several_sockets_chardev_mon_and_tcp() {
     ca.ok("cont", json!({}));
     cb.wait_event("RESUME");
     // The TCP listener bound to loopback on a port of its own.
-    let t = Instant::now();
-    let port = loop {
-        let e = vm.stderr();
-        if let Some(l) = e
-            .lines()
-            .find(|l| l.contains("QMP server listening on tcp:"))
-        {
-            break l.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "{e}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let port = qmp_tcp_port(&vm);
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut r = BufReader::new(s);
     let mut g = String::new();
@@ -1034,18 +1023,7 @@ fn getfd_closefd_and_dump_into_a_passed_descriptor() {
 #[test]
 fn getfd_over_tcp_has_no_descriptor() {
     let vm = empty_machine(&["-S", "-qmp", "tcp:127.0.0.1:0,server=on,wait=off"]);
-    let t = Instant::now();
-    let port = loop {
-        let e = vm.stderr();
-        if let Some(l) = e
-            .lines()
-            .find(|l| l.contains("QMP server listening on tcp:"))
-        {
-            break l.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "{e}");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let port = qmp_tcp_port(&vm);
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut w = s.try_clone().unwrap();
@@ -1141,4 +1119,20 @@ fn passed_descriptors_are_closed_and_never_leak() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(fds(), base, "descriptors leaked");
+}
+
+/// The port of the machine's TCP QMP listener, from its stderr.
+fn qmp_tcp_port(vm: &Vm) -> u16 {
+    let t = Instant::now();
+    loop {
+        let e = vm.stderr();
+        if let Some(l) = e
+            .lines()
+            .find(|l| l.contains("QMP server listening on tcp:"))
+        {
+            return l.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{e}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -509,16 +509,14 @@ impl Hart {
                 pc.wrapping_add(i.len() as u64)
             };
         }
-        // After an operation that may have ended the run (end_run zeroes the budget):
-        // leave the block.
-        macro_rules! done {
-            () => {
-                return if self.budget == 0 {
-                    Err(Trap::new(ENDED, 0))
-                } else {
-                    Ok(())
-                }
-            };
+        // A load into rd; the budget is stored first for the slow path.
+        macro_rules! load {
+            ($size:expr, |$v:ident| $conv:expr) => {{
+                self.budget = left;
+                let $v = self.load(bus, rs1!().wrapping_add(imm!()), $size)?;
+                self.set_x(i.rd(), $conv);
+                return self.finish();
+            }};
         }
         macro_rules! branch {
             ($cond:expr) => {{
@@ -551,53 +549,18 @@ impl Hart {
             Op::Bge => branch!((rs1!() as i64) >= (rs2!() as i64)),
             Op::Bltu => branch!(rs1!() < rs2!()),
             Op::Bgeu => branch!(rs1!() >= rs2!()),
-            Op::Lb => {
-                self.budget = left;
-                let v = self.load(bus, rs1!().wrapping_add(imm!()), 1)? as i8 as i64 as u64;
-                self.set_x(i.rd(), v);
-                done!()
-            }
-            Op::Lh => {
-                self.budget = left;
-                let v = self.load(bus, rs1!().wrapping_add(imm!()), 2)? as i16 as i64 as u64;
-                self.set_x(i.rd(), v);
-                done!()
-            }
-            Op::Lw => {
-                self.budget = left;
-                let v = self.load(bus, rs1!().wrapping_add(imm!()), 4)? as i32 as i64 as u64;
-                self.set_x(i.rd(), v);
-                done!()
-            }
-            Op::Ld => {
-                self.budget = left;
-                let v = self.load(bus, rs1!().wrapping_add(imm!()), 8)?;
-                self.set_x(i.rd(), v);
-                done!()
-            }
-            Op::Lbu => {
-                self.budget = left;
-                let v = self.load(bus, rs1!().wrapping_add(imm!()), 1)?;
-                self.set_x(i.rd(), v);
-                done!()
-            }
-            Op::Lhu => {
-                self.budget = left;
-                let v = self.load(bus, rs1!().wrapping_add(imm!()), 2)?;
-                self.set_x(i.rd(), v);
-                done!()
-            }
-            Op::Lwu => {
-                self.budget = left;
-                let v = self.load(bus, rs1!().wrapping_add(imm!()), 4)?;
-                self.set_x(i.rd(), v);
-                done!()
-            }
+            Op::Lb => load!(1, |v| v as i8 as i64 as u64),
+            Op::Lh => load!(2, |v| v as i16 as i64 as u64),
+            Op::Lw => load!(4, |v| v as i32 as i64 as u64),
+            Op::Ld => load!(8, |v| v),
+            Op::Lbu => load!(1, |v| v),
+            Op::Lhu => load!(2, |v| v),
+            Op::Lwu => load!(4, |v| v),
             Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
                 let size = 1usize << (i.op() as u8 - Op::Sb as u8);
                 self.budget = left;
                 self.store(bus, rs1!().wrapping_add(imm!()), size, rs2!())?;
-                done!()
+                return self.finish();
             }
             Op::Addi => rs1!().wrapping_add(imm!()),
             Op::Slti => ((rs1!() as i64) < (imm!() as i64)) as u64,
@@ -748,39 +711,15 @@ impl Hart {
     /// The operations [`Hart::step_at`] keeps out of line; same contract.
     #[inline(never)]
     fn step_rare(&mut self, bus: &mut Bus, i: Insn, pc: u64, left: u64) -> Result<(), Trap> {
-        // Each operation reads only the operands it uses: reading all of them up
-        // front costs loads and registers on every instruction.
-        macro_rules! rs1 {
-            () => {
-                self.x[(i.rs1() & 31) as usize]
-            };
-        }
-        macro_rules! rs2 {
-            () => {
-                self.x[(i.rs2() & 31) as usize]
-            };
-        }
-        macro_rules! imm {
-            () => {
-                i.imm() as i64 as u64
-            };
-        }
-        // After an operation that may have ended the run (end_run zeroes the budget):
-        // leave the block.
-        macro_rules! done {
-            () => {
-                return if self.budget == 0 {
-                    Err(Trap::new(ENDED, 0))
-                } else {
-                    Ok(())
-                }
-            };
-        }
+        // The rare path reads its operands up front.
+        let rs1 = self.x[(i.rs1() & 31) as usize];
+        let rs2 = self.x[(i.rs2() & 31) as usize];
+        let imm = i.imm() as i64 as u64;
         match i.op() {
             Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
                 self.budget = left;
-                self.exec_csr(bus, i, rs1!(), pc)?;
-                done!()
+                self.exec_csr(bus, i, rs1, pc)?;
+                return self.finish();
             }
             Op::Ecall => {
                 let c = match self.prv {
@@ -810,7 +749,7 @@ impl Hart {
                 self.update_tlb_sets();
                 self.budget = left;
                 self.end_run();
-                done!()
+                return self.finish();
             }
             Op::Sret => {
                 if self.prv < PRV_S || (self.prv == PRV_S && self.csr.mstatus & ms::TSR != 0) {
@@ -828,7 +767,7 @@ impl Hart {
                 self.update_tlb_sets();
                 self.budget = left;
                 self.end_run();
-                done!()
+                return self.finish();
             }
             Op::Wfi => {
                 if self.prv == PRV_U || (self.prv < PRV_M && self.csr.mstatus & ms::TW != 0) {
@@ -838,7 +777,7 @@ impl Hart {
                     self.state = HartState::Wfi;
                     self.budget = left;
                     self.end_run();
-                    done!()
+                    return self.finish();
                 }
                 return Ok(());
             }
@@ -847,20 +786,20 @@ impl Hart {
                     return Err(Trap::illegal(i.raw()));
                 }
                 if i.rs1() != 0 {
-                    self.mmu.flush_page(rs1!());
+                    self.mmu.flush_page(rs1);
                 } else {
                     self.mmu.flush_translated();
                 }
                 self.remapped = true;
                 self.budget = left;
                 self.end_run();
-                done!()
+                return self.finish();
             }
             Op::LrW | Op::LrD => {
                 self.budget = left;
                 let v = {
                     let size = if i.op() == Op::LrW { 4 } else { 8 };
-                    let (pa, o) = self.amo_addr(bus, rs1!(), size, Access::Load, false)?;
+                    let (pa, o) = self.amo_addr(bus, rs1, size, Access::Load, false)?;
                     let v = read_ram(bus, o, size);
                     self.reservation = Some(pa);
                     self.reservation_value = v;
@@ -871,25 +810,25 @@ impl Hart {
                     }
                 };
                 self.set_x(i.rd(), v);
-                done!()
+                return self.finish();
             }
             Op::ScW | Op::ScD => {
                 self.budget = left;
                 let v = {
                     let size = if i.op() == Op::ScW { 4 } else { 8 };
-                    let (pa, o) = self.amo_addr(bus, rs1!(), size, Access::Store, false)?;
+                    let (pa, o) = self.amo_addr(bus, rs1, size, Access::Store, false)?;
                     let ok = self.reservation == Some(pa)
                         && read_ram(bus, o, size) == self.reservation_value;
                     self.reservation = None;
                     if ok {
-                        self.write_ram(bus, pa, o, size, rs2!());
+                        self.write_ram(bus, pa, o, size, rs2);
                         0
                     } else {
                         1
                     }
                 };
                 self.set_x(i.rd(), v);
-                done!()
+                return self.finish();
             }
             Op::AmoSwapW
             | Op::AmoAddW
@@ -899,30 +838,8 @@ impl Hart {
             | Op::AmoMinW
             | Op::AmoMaxW
             | Op::AmoMinuW
-            | Op::AmoMaxuW => {
-                self.budget = left;
-                let v = {
-                    let (pa, o) = self.amo_addr(bus, rs1!(), 4, Access::Store, true)?;
-                    let old = read_ram(bus, o, 4);
-                    let (a, b) = (old as u32, rs2!() as u32);
-                    let new = match i.op() {
-                        Op::AmoSwapW => b,
-                        Op::AmoAddW => a.wrapping_add(b),
-                        Op::AmoXorW => a ^ b,
-                        Op::AmoAndW => a & b,
-                        Op::AmoOrW => a | b,
-                        Op::AmoMinW => (a as i32).min(b as i32) as u32,
-                        Op::AmoMaxW => (a as i32).max(b as i32) as u32,
-                        Op::AmoMinuW => a.min(b),
-                        _ => a.max(b),
-                    };
-                    self.write_ram(bus, pa, o, 4, new as u64);
-                    sx32(old)
-                };
-                self.set_x(i.rd(), v);
-                done!()
-            }
-            Op::AmoSwapD
+            | Op::AmoMaxuW
+            | Op::AmoSwapD
             | Op::AmoAddD
             | Op::AmoXorD
             | Op::AmoAndD
@@ -932,38 +849,25 @@ impl Hart {
             | Op::AmoMinuD
             | Op::AmoMaxuD => {
                 self.budget = left;
-                let v = {
-                    let (pa, o) = self.amo_addr(bus, rs1!(), 8, Access::Store, true)?;
-                    let a = read_ram(bus, o, 8);
-                    let b = rs2!();
-                    let new = match i.op() {
-                        Op::AmoSwapD => b,
-                        Op::AmoAddD => a.wrapping_add(b),
-                        Op::AmoXorD => a ^ b,
-                        Op::AmoAndD => a & b,
-                        Op::AmoOrD => a | b,
-                        Op::AmoMinD => (a as i64).min(b as i64) as u64,
-                        Op::AmoMaxD => (a as i64).max(b as i64) as u64,
-                        Op::AmoMinuD => a.min(b),
-                        _ => a.max(b),
-                    };
-                    self.write_ram(bus, pa, o, 8, new);
-                    a
-                };
-                self.set_x(i.rd(), v);
-                done!()
+                let word = (i.op() as u8) <= Op::AmoMaxuW as u8;
+                let size = if word { 4 } else { 8 };
+                let (pa, o) = self.amo_addr(bus, rs1, size, Access::Store, true)?;
+                let old = read_ram(bus, o, size);
+                self.write_ram(bus, pa, o, size, amo_value(i.op(), old, rs2));
+                self.set_x(i.rd(), if word { sx32(old) } else { old });
+                return self.finish();
             }
             Op::Flw | Op::Fld => {
                 self.f_check(i.raw())?;
                 self.budget = left;
                 let v = if i.op() == Op::Flw {
-                    0xffff_ffff_0000_0000 | self.load(bus, rs1!().wrapping_add(imm!()), 4)?
+                    0xffff_ffff_0000_0000 | self.load(bus, rs1.wrapping_add(imm), 4)?
                 } else {
-                    self.load(bus, rs1!().wrapping_add(imm!()), 8)?
+                    self.load(bus, rs1.wrapping_add(imm), 8)?
                 };
                 self.f[(i.rd() & 31) as usize] = v;
                 self.set_fs_dirty();
-                done!()
+                return self.finish();
             }
             Op::Fsw | Op::Fsd => {
                 self.f_check(i.raw())?;
@@ -971,11 +875,11 @@ impl Hart {
                 let size = if i.op() == Op::Fsw { 4 } else { 8 };
                 self.store(
                     bus,
-                    rs1!().wrapping_add(imm!()),
+                    rs1.wrapping_add(imm),
                     size,
                     self.f[(i.rs2() & 31) as usize],
                 )?;
-                done!()
+                return self.finish();
             }
             Op::Fp => {
                 fpu::execute(self, i)?;
@@ -1020,6 +924,41 @@ fn read_ram(bus: &Bus, o: usize, size: u64) -> u64 {
     u64::from_le_bytes(b)
 }
 
+impl Hart {
+    /// The result of an operation that may have ended the run (`end_run` zeroes the
+    /// budget): `ENDED` makes the interpreter leave the block.
+    #[inline(always)]
+    fn finish(&self) -> Result<(), Trap> {
+        if self.budget == 0 {
+            Err(Trap::new(ENDED, 0))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The value an AMO writes, from the old memory value and rs2 (word forms: the low 32
+/// bits are written).
+fn amo_value(op: Op, old: u64, src: u64) -> u64 {
+    let (a, b) = (old as u32, src as u32);
+    match op {
+        Op::AmoSwapW | Op::AmoSwapD => src,
+        Op::AmoXorW | Op::AmoXorD => old ^ src,
+        Op::AmoAndW | Op::AmoAndD => old & src,
+        Op::AmoOrW | Op::AmoOrD => old | src,
+        Op::AmoAddW => a.wrapping_add(b) as u64,
+        Op::AmoMinW => (a as i32).min(b as i32) as u32 as u64,
+        Op::AmoMaxW => (a as i32).max(b as i32) as u32 as u64,
+        Op::AmoMinuW => a.min(b) as u64,
+        Op::AmoMaxuW => a.max(b) as u64,
+        Op::AmoAddD => old.wrapping_add(src),
+        Op::AmoMinD => (old as i64).min(src as i64) as u64,
+        Op::AmoMaxD => (old as i64).max(src as i64) as u64,
+        Op::AmoMinuD => old.min(src),
+        _ => old.max(src),
+    }
+}
+
 /// True for the operations that set pc themselves (taken or not).
 #[inline(always)]
 fn transfers(op: Op) -> bool {
@@ -1041,26 +980,17 @@ fn transfers(op: Op) -> bool {
 /// True for the operations that end a block: control transfers, and those that trap,
 /// stop or change privilege or translation unconditionally.
 fn ends_block(op: Op) -> bool {
-    matches!(
-        op,
-        Op::Jal
-            | Op::Jalr
-            | Op::Beq
-            | Op::Bne
-            | Op::Blt
-            | Op::Bge
-            | Op::Bltu
-            | Op::Bgeu
-            | Op::Ecall
-            | Op::Ebreak
-            | Op::Mret
-            | Op::Sret
-            | Op::Wfi
-            | Op::SfenceVma
-            | Op::FenceI
-            | Op::Illegal
-            | Op::Breakpoint
-    )
+    transfers(op)
+        || matches!(
+            op,
+            Op::Ecall
+                | Op::Ebreak
+                | Op::Wfi
+                | Op::SfenceVma
+                | Op::FenceI
+                | Op::Illegal
+                | Op::Breakpoint
+        )
 }
 
 impl Hart {
