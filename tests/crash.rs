@@ -466,20 +466,7 @@ fn dump_on_panic_then_the_action() {
     let core = dir.join("panic.core");
     let g = common::guest("panic_sym.elf");
     let spec = format!("{},paging=on", core.display());
-    let r = common::run(
-        &[
-            "-M",
-            "virt",
-            "-bios",
-            "none",
-            "-nographic",
-            "-kernel",
-            &g,
-            "--dump-on-panic",
-            &spec,
-        ],
-        30,
-    );
+    let r = common::run(&common::bare_args(&g, &["--dump-on-panic", &spec]), 30);
     assert_eq!(r.status, 0, "{}", r.all());
     assert!(
         r.stderr.contains("dump on panic: written to"),
@@ -526,20 +513,7 @@ fn a_bad_guest_note_is_a_warning_and_the_dump_goes_on() {
 #[test]
 fn flight_recorder_prints_the_last_instructions_at_a_panic() {
     let g = common::guest("panic_sym.elf");
-    let r = common::run(
-        &[
-            "-M",
-            "virt",
-            "-bios",
-            "none",
-            "-nographic",
-            "-kernel",
-            &g,
-            "--flight-recorder",
-            "6",
-        ],
-        30,
-    );
+    let r = common::run(&common::bare_args(&g, &["--flight-recorder", "6"]), 30);
     assert_eq!(r.status, 0, "{}", r.all());
     let at = r
         .stderr

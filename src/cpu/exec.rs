@@ -29,7 +29,6 @@ pub enum Stop {
 }
 
 /// Internal exit codes carried in `Trap::cause` out of the hot loop (never architectural).
-const DECODE: u64 = u64::MAX;
 const BREAK: u64 = u64::MAX - 1;
 /// A load or store hit a debug watchpoint before taking effect (see `mmu.rs`).
 pub(crate) const WATCH: u64 = u64::MAX - 2;
@@ -103,16 +102,13 @@ impl Hart {
                 // Tracing and the flight recorder: one instruction per block, through
                 // the same path.
                 let slot = ((self.pc & 0xfff) >> 1) as usize;
-                let insn = match bus.icache.slot(page, slot) {
-                    Some(i) if i.op() != Op::Undecoded => i,
-                    _ => match self.decode_slot(bus, page, slot) {
-                        Ok(i) => i,
-                        Err(t) => {
-                            self.budget -= 1;
-                            self.take_trap(t, bus);
-                            continue;
-                        }
-                    },
+                let insn = match self.decode_slot(bus, page, slot) {
+                    Ok(i) => i,
+                    Err(t) => {
+                        self.budget -= 1;
+                        self.take_trap(t, bus);
+                        continue;
+                    }
                 };
                 if insn.op() == Op::Breakpoint {
                     stop = Stop::Breakpoint;
@@ -249,33 +245,9 @@ impl Hart {
         let mut offs = Vec::new();
         let mut s = slot;
         while s < SLOTS && insns.len() < BLOCK_MAX {
-            let mut insn = code.slot(s);
-            if insn.op() == Op::Undecoded {
-                let off = page * 4096 + s * 2;
-                let lo = u16::from_le_bytes([bus.ram.data[off], bus.ram.data[off + 1]]);
-                let raw = if lo & 3 != 3 {
-                    lo as u32
-                } else if s == SLOTS - 1 {
-                    break;
-                } else {
-                    u32::from_le_bytes([
-                        bus.ram.data[off],
-                        bus.ram.data[off + 1],
-                        bus.ram.data[off + 2],
-                        bus.ram.data[off + 3],
-                    ])
-                };
-                insn = decode(raw);
-                if bus.log.in_asm {
-                    let pc = vbase | (s as u64 * 2);
-                    bus.log.write(format_args!(
-                        "IN: {:#018x}  {}",
-                        pc,
-                        crate::disasm::one(pc, raw, insn.len())
-                    ));
-                }
-                code.set(s, insn);
-            }
+            let Some(insn) = decode_cached(bus, page, s, vbase | (s as u64 * 2)) else {
+                break;
+            };
             if insn.op() == Op::Breakpoint && !insns.is_empty() {
                 break;
             }
@@ -305,36 +277,15 @@ impl Hart {
         None
     }
 
-    /// Decodes the slot at `slot` of RAM page `page`, caching it unless it spans pages.
+    /// The instruction at `slot` of RAM page `page` (the page of the current pc):
+    /// cached, or a 32-bit instruction crossing into the next page, fetched the slow way
+    /// every time since the next page may map elsewhere.
     #[inline(never)]
     fn decode_slot(&mut self, bus: &mut Bus, page: usize, slot: usize) -> Result<Insn, Trap> {
-        let off = page * 4096 + slot * 2;
-        let lo = u16::from_le_bytes([bus.ram.data[off], bus.ram.data[off + 1]]);
-        if lo & 3 == 3 && slot == SLOTS - 1 {
-            // A 32-bit instruction crossing into the next page: fetch it the slow way
-            // every time, since the next page may map elsewhere.
-            return Ok(decode(self.fetch_slow(bus)?));
+        match decode_cached(bus, page, slot, self.pc) {
+            Some(insn) => Ok(insn),
+            None => Ok(decode(self.fetch_slow(bus)?)),
         }
-        let raw = if lo & 3 == 3 {
-            u32::from_le_bytes([
-                bus.ram.data[off],
-                bus.ram.data[off + 1],
-                bus.ram.data[off + 2],
-                bus.ram.data[off + 3],
-            ])
-        } else {
-            lo as u32
-        };
-        let insn = decode(raw);
-        if bus.log.in_asm {
-            bus.log.write(format_args!(
-                "IN: {:#018x}  {}",
-                self.pc,
-                crate::disasm::one(self.pc, raw, insn.len())
-            ));
-        }
-        bus.icache.set(page, slot, insn);
-        Ok(insn)
     }
 
     #[cold]
@@ -697,7 +648,9 @@ impl Hart {
             Op::Fence | Op::FenceI => {
                 return Ok(());
             }
-            Op::Undecoded => return Err(Trap::new(DECODE, 0)),
+            // Never executed (blocks and the single-step paths decode first); were it
+            // reached, it stands for the all-zero parcel, an illegal instruction.
+            Op::Undecoded => return Err(Trap::illegal(i.raw())),
             Op::Breakpoint => return Err(Trap::new(BREAK, 0)),
             Op::Illegal => return Err(Trap::illegal(i.raw())),
             // CSRs, system, atomic and floating-point operations: out of line, so the
@@ -935,6 +888,35 @@ impl Hart {
             Ok(())
         }
     }
+}
+
+/// The decoded instruction at `slot` of code page `page` (virtual address `pc`), decoded
+/// from RAM and cached on first use (logged under `-d in_asm`). None for a 32-bit
+/// instruction in the last slot: it crosses into the next page and is never cached.
+fn decode_cached(bus: &mut Bus, page: usize, slot: usize, pc: u64) -> Option<Insn> {
+    let cached = bus.icache.slot(page, slot)?;
+    if cached.op() != Op::Undecoded {
+        return Some(cached);
+    }
+    let off = page * 4096 + slot * 2;
+    let d = &bus.ram.data;
+    let lo = u16::from_le_bytes([d[off], d[off + 1]]);
+    let raw = if lo & 3 != 3 {
+        lo as u32
+    } else if slot == SLOTS - 1 {
+        return None;
+    } else {
+        u32::from_le_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]])
+    };
+    let insn = decode(raw);
+    if bus.log.in_asm {
+        bus.log.write(format_args!(
+            "IN: {pc:#018x}  {}",
+            crate::disasm::one(pc, raw, insn.len())
+        ));
+    }
+    bus.icache.set(page, slot, insn);
+    Some(insn)
 }
 
 /// The value an AMO writes, from the old memory value and rs2 (word forms: the low 32

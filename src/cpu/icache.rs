@@ -121,7 +121,7 @@ impl CodePage {
     }
 
     /// Sets a slot; a change to a decoded slot drops the page's blocks (returns true).
-    pub fn set(&self, slot: usize, insn: Insn) -> bool {
+    fn set(&self, slot: usize, insn: Insn) -> bool {
         let s = &self.slots[slot & (SLOTS - 1)];
         let old = s.get();
         s.set(insn);
