@@ -23,6 +23,11 @@ fn rv64i() {
 }
 
 #[test]
+fn blocks_loops_calls_page_crossing_and_rewritten_code() {
+    expect_pass("blocks.elf", &[]);
+}
+
+#[test]
 fn rv64m() {
     expect_pass("rv64m.elf", &[]);
 }

@@ -26,6 +26,12 @@ pub enum Op {
     Bge,
     Bltu,
     Bgeu,
+    /// Block form only: the end of a block that does not end in a control transfer;
+    /// execution goes on at the page offset in `imm` (see [`Insn::at`]).
+    Goto,
+    /// Block form only: a JAL whose target the block goes on at (same page); it only
+    /// writes the link register.
+    JalIn,
     Lb,
     Lh,
     Lw,
@@ -307,6 +313,54 @@ impl Insn {
     pub fn raw(&self) -> u32 {
         (self.w1 >> 32) as u32
     }
+    /// The end of a block that falls through to page offset `off` (see [`Op::Goto`]).
+    pub const fn goto(off: u32) -> Insn {
+        Fields {
+            op: Op::Goto,
+            imm: off as i32,
+            ..Fields::UNDECODED
+        }
+        .pack()
+    }
+
+    /// The *block form* of this instruction at page offset `off`, which is what the
+    /// interpreter executes: pc-relative operands become page-relative, so no operation
+    /// needs its own pc. `imm` of AUIPC, JAL and the branches gains `off` (the target is
+    /// the page base plus `imm`), and JAL and JALR keep `off + len` (the link value,
+    /// page-relative) in place of their raw bits, which neither needs: with C, no jump
+    /// can trap.
+    #[inline]
+    pub fn at(self, off: u32) -> Insn {
+        let imm = self.imm().wrapping_add(off as i32) as u32 as u64;
+        let next = (off + self.len() as u32) as u64;
+        let w1 = match self.op() {
+            Op::Auipc | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+                imm | (self.w1 & !0xffff_ffff)
+            }
+            Op::Jal => imm | next << 32,
+            Op::Jalr => (self.w1 & 0xffff_ffff) | next << 32,
+            _ => return self,
+        };
+        Insn { w0: self.w0, w1 }
+    }
+
+    /// The same operands with another operation.
+    pub const fn with_op(self, op: Op) -> Insn {
+        Insn {
+            w0: (self.w0 & !0xff) | op as u64,
+            w1: self.w1,
+        }
+    }
+
+    /// The same operands with another immediate (for a branch in block form: its
+    /// page-relative target).
+    pub const fn with_imm(self, imm: i32) -> Insn {
+        Insn {
+            w0: self.w0,
+            w1: (self.w1 & !0xffff_ffff) | imm as u32 as u64,
+        }
+    }
+
     /// All fields, for code off the hot path.
     pub fn fields(&self) -> Fields {
         Fields {

@@ -33,7 +33,9 @@ const BREAK: u64 = u64::MAX - 1;
 /// A load or store hit a debug watchpoint before taking effect (see `mmu.rs`).
 pub(crate) const WATCH: u64 = u64::MAX - 2;
 /// The instruction completed and ended the run (see `Hart::end_run`).
-const ENDED: u64 = u64::MAX - 3;
+pub(crate) const ENDED: u64 = u64::MAX - 3;
+/// A load completed and ended the run; its value is in `tval` (see `mmu.rs`).
+pub(crate) const ENDED_LOAD: u64 = u64::MAX - 4;
 
 #[inline(always)]
 fn sx32(v: u64) -> u64 {
@@ -98,37 +100,13 @@ impl Hart {
                 self.mmu.flush_stores();
                 self.mmu.code_gen = bus.icache.gen;
             }
-            if bus.log.exec || self.flight.is_some() {
-                // Tracing and the flight recorder: one instruction per block, through
-                // the same path.
-                let slot = ((self.pc & 0xfff) >> 1) as usize;
-                let insn = match self.decode_slot(bus, page, slot) {
-                    Ok(i) => i,
-                    Err(t) => {
-                        self.budget -= 1;
-                        self.take_trap(t, bus);
-                        continue;
-                    }
-                };
-                if insn.op() == Op::Breakpoint {
-                    stop = Stop::Breakpoint;
-                    self.end_run();
-                    break;
-                }
-                self.trace(bus, &insn);
-                if let Some(f) = self.flight.as_mut() {
-                    f.record(self.pc, insn.raw(), insn.len(), self.prv);
-                }
-                self.budget -= 1;
-                if let Err(t) = self.execute(bus, insn) {
-                    if let Some(s) = self.trap_or_stop(t, bus) {
-                        stop = s;
-                        break;
-                    }
-                }
-                continue;
-            }
-            if let Some(s) = self.run_page(bus, page) {
+            // Tracing and the flight recorder see every instruction: one per loop.
+            let r = if bus.log.exec || self.flight.is_some() {
+                self.step_slow(bus, page)
+            } else {
+                self.run_page(bus, page)
+            };
+            if let Some(s) = r {
                 stop = s;
                 break;
             }
@@ -145,88 +123,124 @@ impl Hart {
 
     /// Executes blocks from decoded RAM page `page` while `pc` stays on its virtual page.
     ///
-    /// This is the hot loop. Per block: one lookup of the block entered at `pc`. Per
-    /// instruction: the next decoded instruction of the block (no dependence on the one
-    /// before) and the dispatch. Breakpoints are ordinary ops. Kept out of line so its
-    /// loop gets the registers to itself.
+    /// This is the hot loop. Per block: one lookup of the block entered at `pc`, one
+    /// budget check, and the block's instructions are charged at once. Per instruction:
+    /// the next decoded instruction of the block (no dependence on the one before) and
+    /// the dispatch; the block's last instruction names the next pc. pc and the budget
+    /// live in registers: only operations that may read them (slow memory paths, CSRs,
+    /// traps) are given their exact values. Breakpoints are ordinary ops. Kept out of
+    /// line so its loop gets the registers to itself.
     #[inline(never)]
     fn run_page(&mut self, bus: &mut Bus, page: usize) -> Option<Stop> {
         let code = bus.icache.page(page)?;
         let mut arena = code.arena();
         let vbase = self.pc & !0xfff;
+        let mut pc = self.pc;
+        let mut budget = self.budget;
         loop {
-            let slot = ((self.pc & 0xfff) >> 1) as usize;
+            let slot = ((pc & 0xfff) >> 1) as usize;
             let block = match code.block(slot) {
-                Some(b) => Some(b),
-                None => {
-                    // Let go of the arena so the new block is appended in place.
-                    drop(arena);
-                    let b = self.build_block(bus, &code, page, slot);
-                    arena = code.arena();
-                    b
+                Some(b) if b.len as u64 <= budget => b,
+                found => {
+                    self.pc = pc;
+                    self.budget = budget;
+                    if found.is_none() {
+                        // Let go of the arena so the new block is appended in place.
+                        drop(arena);
+                        let built = self.build_block(bus, &code, page, slot);
+                        arena = code.arena();
+                        if built.is_some() {
+                            continue;
+                        }
+                    }
+                    // The budget ends inside the block, or its first instruction
+                    // crosses into the next page: one instruction the slow way.
+                    return self.step_slow(bus, page);
                 }
             };
-            let Some(block) = block else {
-                // A 32-bit instruction crossing into the next page: fetched and
-                // executed the slow way, since the next page may map elsewhere.
-                self.budget -= 1;
-                let r = self
-                    .fetch_slow(bus)
-                    .and_then(|raw| self.execute(bus, decode(raw)));
-                return match r {
-                    Err(t) => self.trap_or_stop(t, bus),
-                    Ok(()) => None,
-                };
-            };
-            // `left` is the budget after each instruction. Only the operations that may
-            // read it store it (see `step_at`), so instructions do not wait on each
-            // other through memory; one that ends the run says so with `ENDED`.
-            let entry = self.budget;
-            let n = block.len.min(entry as usize);
-            let end = block.start + n;
-            let (insns, offs) = (
-                &arena.insns[block.start..end],
-                &arena.offs[block.start..end],
-            );
-            let mut left = entry;
+            let (insns, offs) = (&arena.insns[block.start..], &arena.offs[block.start..]);
+            let entry = budget;
             let mut k = 0;
-            loop {
-                let insn = insns[k];
-                let pc = vbase | offs[k] as u64;
-                left -= 1;
+            let exit = loop {
+                let i = insns[k];
                 k += 1;
-                match self.step_at(bus, insn, pc, left) {
-                    Ok(()) if k < n => continue,
-                    Ok(()) => self.budget = left,
-                    Err(t) if t.cause == ENDED => {}
-                    Err(t) => {
-                        if self.budget != 0 {
-                            self.budget = left;
-                        }
+                // The pc and the budget after this instruction, for the operations
+                // that need them.
+                let at = move || vbase | offs[k - 1] as u64;
+                match self.step_at(bus, i, vbase, entry - k as u64, at) {
+                    Ok(None) => continue,
+                    Ok(Some(next)) => break Ok(next),
+                    Err(t) => break Err((t, i, at())),
+                }
+            };
+            match exit {
+                Ok(next) => {
+                    // A taken branch may leave early; a closing Goto is not counted.
+                    budget = entry - k.min(block.len) as u64;
+                    pc = next;
+                    if budget == 0 || pc & !0xfff != vbase {
                         self.pc = pc;
-                        return self.exit_block(bus, t);
+                        self.budget = budget;
+                        return None;
                     }
                 }
-                if !transfers(insn.op()) {
-                    self.pc = pc.wrapping_add(insn.len() as u64);
-                }
-                break;
-            }
-            if self.budget == 0 || self.pc & !0xfff != vbase {
-                return None;
+                Err((t, i, at)) => return self.exit_block(bus, t, i, at, entry - k as u64),
             }
         }
     }
 
-    /// The rare ways out of a block: a trap, a breakpoint, a watchpoint.
+    /// The rare ways out of a block: an instruction that ended the run, a trap, a
+    /// breakpoint, a watchpoint. `i` at `pc` was executing with `left` steps after it.
     #[inline(never)]
-    fn exit_block(&mut self, bus: &mut Bus, t: Trap) -> Option<Stop> {
+    fn exit_block(&mut self, bus: &mut Bus, t: Trap, i: Insn, pc: u64, left: u64) -> Option<Stop> {
+        if t.cause == ENDED {
+            // It completed; the operation stored the budget and zeroed it.
+            if !sets_pc(i.op()) {
+                self.pc = pc.wrapping_add(i.len() as u64);
+            }
+            return None;
+        }
+        // An operation that ended the run stored the budget (zero); otherwise the
+        // budget is the one after this instruction.
+        if self.budget != 0 {
+            self.budget = left;
+        }
+        self.pc = pc;
         if t.cause == BREAK {
             self.budget += 1;
             self.end_run();
             return Some(Stop::Breakpoint);
         }
         self.trap_or_stop(t, bus)
+    }
+
+    /// Executes the one instruction at `pc` on RAM page `page` the slow way: for
+    /// tracing and the flight recorder, a budget that ends inside a block, and a 32-bit
+    /// instruction that crosses into the next page.
+    #[inline(never)]
+    fn step_slow(&mut self, bus: &mut Bus, page: usize) -> Option<Stop> {
+        let slot = ((self.pc & 0xfff) >> 1) as usize;
+        let insn = match self.decode_slot(bus, page, slot) {
+            Ok(i) => i,
+            Err(t) => {
+                self.budget -= 1;
+                self.take_trap(t, bus);
+                return None;
+            }
+        };
+        if insn.op() == Op::Breakpoint {
+            self.end_run();
+            return Some(Stop::Breakpoint);
+        }
+        self.trace(bus, &insn);
+        if let Some(f) = self.flight.as_mut() {
+            f.record(self.pc, insn.raw(), insn.len(), self.prv);
+        }
+        self.budget -= 1;
+        match self.execute(bus, insn) {
+            Err(t) => self.trap_or_stop(t, bus),
+            Ok(()) => None,
+        }
     }
 
     /// Builds the block entered at `slot` of `code` (RAM page `page`, the page of the
@@ -251,17 +265,43 @@ impl Hart {
             if insn.op() == Op::Breakpoint && !insns.is_empty() {
                 break;
             }
-            insns.push(insn);
-            offs.push((s * 2) as u16);
+            let off = s * 2;
+            let target = off as i64 + insn.imm() as i64;
+            if insn.op() == Op::Jal && (0..4096).contains(&target) {
+                // A jump within the page: the block goes on at its target (loops
+                // unroll into one block, up to BLOCK_MAX instructions).
+                insns.push(insn.at(off as u32).with_op(Op::JalIn));
+                offs.push(off as u16);
+                s = target as usize / 2;
+                continue;
+            }
+            let backward = (0..off as i64).contains(&target);
+            if let Some(inverse) = inverse_branch(insn.op()).filter(|_| backward) {
+                // A backward branch within the page (a loop, usually taken): the block
+                // goes on at its target, and the inverse branch leaves it for the
+                // fall-through.
+                let fall = (off + insn.len() as usize) as u32;
+                insns.push(insn.with_op(inverse).with_imm(fall as i32));
+                offs.push(off as u16);
+                s = target as usize / 2;
+                continue;
+            }
+            insns.push(insn.at(off as u32));
+            offs.push(off as u16);
+            s += insn.len() as usize / 2;
             if ends_block(insn.op()) {
                 break;
             }
-            s += insn.len() as usize / 2;
         }
-        if insns.is_empty() {
+        let len = insns.len();
+        if len == 0 {
             return None;
         }
-        Some(code.add_block(slot, &insns, &offs))
+        if !always_sets_pc(insns[len - 1].op()) {
+            insns.push(Insn::goto(s as u32 * 2));
+            offs.push((s * 2) as u16);
+        }
+        Some(code.add_block(slot, &insns, &offs, len))
     }
 
     /// Enters the trap `t`, or ends the run for a watchpoint hit (the instruction did
@@ -409,30 +449,42 @@ impl Hart {
         }
     }
 
-    /// Executes one instruction. On success `pc` points at the next instruction; on a
-    /// trap `pc` is unchanged and the caller enters the trap.
+    /// Executes one decoded instruction (not in block form) at `pc`, with `budget` the
+    /// steps left after it. On success `pc` points at the next instruction; on a trap
+    /// `pc` is unchanged and the caller enters the trap.
     #[inline(always)]
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
         let pc = self.pc;
-        match self.step_at(bus, i, pc, self.budget) {
+        let i = i.at((pc & 0xfff) as u32);
+        let next = match self.step_at(bus, i, pc & !0xfff, self.budget, move || pc) {
+            Ok(Some(next)) => next,
             Err(t) if t.cause != ENDED => return Err(t),
-            _ => {}
-        }
-        if !transfers(i.op()) {
-            self.pc = pc.wrapping_add(i.len() as u64);
-        }
+            _ if sets_pc(i.op()) => return Ok(()),
+            _ => pc.wrapping_add(i.len() as u64),
+        };
+        self.pc = next;
         Ok(())
     }
 
-    /// Executes the instruction `i` at `pc` and returns the next pc. `self.pc` is not
-    /// read or written here, so the hot loop keeps pc in a register.
-    #[inline(always)]
+    /// Executes `i`, an instruction in block form ([`Insn::at`]) on the virtual page at
+    /// `vbase`. Returns the next pc for a control transfer (a jump, a taken branch, an
+    /// [`Op::Goto`]), None when execution goes on with the next instruction. `self.pc` is not
+    /// read or written here (except by MRET and SRET, which end the run), so the hot
+    /// loop keeps pc in a register; `pc()` gives the instruction's own pc to the few
+    /// operations that need it.
     ///
-    /// Control transfers (see [`transfers`]) set `self.pc`; for every other operation
-    /// the caller advances pc. `left` is the budget after this instruction: operations
-    /// that may read it (slow memory paths, CSRs, ending the run) store it first, so the
-    /// others never touch it.
-    fn step_at(&mut self, bus: &mut Bus, i: Insn, pc: u64, left: u64) -> Result<(), Trap> {
+    /// `left` is the budget after this instruction: operations that may read it (slow
+    /// memory paths, CSRs, ending the run) are given it or store it, so the others never
+    /// touch it. One that ends the run returns `ENDED` after completing.
+    #[inline(always)]
+    fn step_at(
+        &mut self,
+        bus: &mut Bus,
+        i: Insn,
+        vbase: u64,
+        left: u64,
+        pc: impl Fn() -> u64,
+    ) -> Result<Option<u64>, Trap> {
         // Each operation reads only the operands it uses: reading all of them up
         // front costs loads and registers on every instruction.
         macro_rules! rs1 {
@@ -455,45 +507,56 @@ impl Hart {
                 (i.imm() & 63) as u32
             };
         }
+        // Block form: the link value or the not-taken target.
         macro_rules! next {
             () => {
-                pc.wrapping_add(i.len() as u64)
+                vbase.wrapping_add(i.raw() as u64)
             };
         }
-        // A load into rd; the budget is stored first for the slow path.
+        // A load into rd (the slow path may end the run after it).
         macro_rules! load {
             ($size:expr, |$v:ident| $conv:expr) => {{
-                self.budget = left;
-                let $v = self.load(bus, rs1!().wrapping_add(imm!()), $size)?;
+                let ($v, ended) = loaded(self.load(bus, rs1!().wrapping_add(imm!()), $size, left))?;
                 self.set_x(i.rd(), $conv);
-                return self.finish();
+                return if ended {
+                    Err(Trap::new(ENDED, 0))
+                } else {
+                    Ok(None)
+                };
             }};
         }
+        macro_rules! store {
+            ($size:expr) => {{
+                self.store(bus, rs1!().wrapping_add(imm!()), $size, rs2!(), left)?;
+                return Ok(None);
+            }};
+        }
+        // A taken branch leaves the block; a branch not taken goes on in it. (Two
+        // separate paths, not a select: the host predicts the guest's branch here, and
+        // learns the outcome as soon as the operands are loaded.)
         macro_rules! branch {
             ($cond:expr) => {{
-                self.pc = if $cond {
-                    pc.wrapping_add(imm!())
-                } else {
-                    next!()
-                };
-                return Ok(());
+                if $cond {
+                    return Ok(Some(vbase.wrapping_add(imm!())));
+                }
+                return Ok(None);
             }};
         }
         let v: u64 = match i.op() {
             Op::Lui => imm!(),
-            Op::Auipc => pc.wrapping_add(imm!()),
+            Op::Auipc => vbase.wrapping_add(imm!()),
             Op::Jal => {
                 self.set_x(i.rd(), next!());
-                self.pc = pc.wrapping_add(imm!());
-                return Ok(());
+                return Ok(Some(vbase.wrapping_add(imm!())));
             }
             Op::Jalr => {
                 // The target first: rd may be rs1.
                 let target = rs1!().wrapping_add(imm!()) & !1;
                 self.set_x(i.rd(), next!());
-                self.pc = target;
-                return Ok(());
+                return Ok(Some(target));
             }
+            Op::Goto => return Ok(Some(vbase.wrapping_add(imm!()))),
+            Op::JalIn => next!(),
             Op::Beq => branch!(rs1!() == rs2!()),
             Op::Bne => branch!(rs1!() != rs2!()),
             Op::Blt => branch!((rs1!() as i64) < (rs2!() as i64)),
@@ -507,12 +570,10 @@ impl Hart {
             Op::Lbu => load!(1, |v| v),
             Op::Lhu => load!(2, |v| v),
             Op::Lwu => load!(4, |v| v),
-            Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
-                let size = 1usize << (i.op() as u8 - Op::Sb as u8);
-                self.budget = left;
-                self.store(bus, rs1!().wrapping_add(imm!()), size, rs2!())?;
-                return self.finish();
-            }
+            Op::Sb => store!(1),
+            Op::Sh => store!(2),
+            Op::Sw => store!(4),
+            Op::Sd => store!(8),
             Op::Addi => rs1!().wrapping_add(imm!()),
             Op::Slti => ((rs1!() as i64) < (imm!() as i64)) as u64,
             Op::Sltiu => (rs1!() < imm!()) as u64,
@@ -645,9 +706,7 @@ impl Hart {
             Op::Binvi => rs1!() ^ (1 << sh!()),
             Op::Bset => rs1!() | (1 << (rs2!() & 63)),
             Op::Bseti => rs1!() | (1 << sh!()),
-            Op::Fence | Op::FenceI => {
-                return Ok(());
-            }
+            Op::Fence | Op::FenceI => return Ok(None),
             // Never executed (blocks and the single-step paths decode first); were it
             // reached, it stands for the all-zero parcel, an illegal instruction.
             Op::Undecoded => return Err(Trap::illegal(i.raw())),
@@ -655,10 +714,10 @@ impl Hart {
             Op::Illegal => return Err(Trap::illegal(i.raw())),
             // CSRs, system, atomic and floating-point operations: out of line, so the
             // common operations keep their registers.
-            _ => return self.step_rare(bus, i, pc, left),
+            _ => return self.step_rare(bus, i, pc(), left).map(|()| None),
         };
         self.set_x(i.rd(), v);
-        Ok(())
+        Ok(None)
     }
 
     /// The operations [`Hart::step_at`] keeps out of line; same contract.
@@ -812,27 +871,25 @@ impl Hart {
             }
             Op::Flw | Op::Fld => {
                 self.f_check(i.raw())?;
-                self.budget = left;
-                let v = if i.op() == Op::Flw {
-                    0xffff_ffff_0000_0000 | self.load(bus, rs1.wrapping_add(imm), 4)?
+                let (v, ended) = if i.op() == Op::Flw {
+                    let (v, ended) = loaded(self.load(bus, rs1.wrapping_add(imm), 4, left))?;
+                    (0xffff_ffff_0000_0000 | v, ended)
                 } else {
-                    self.load(bus, rs1.wrapping_add(imm), 8)?
+                    loaded(self.load(bus, rs1.wrapping_add(imm), 8, left))?
                 };
                 self.f[(i.rd() & 31) as usize] = v;
                 self.set_fs_dirty();
-                return self.finish();
+                return if ended {
+                    Err(Trap::new(ENDED, 0))
+                } else {
+                    Ok(())
+                };
             }
             Op::Fsw | Op::Fsd => {
                 self.f_check(i.raw())?;
-                self.budget = left;
                 let size = if i.op() == Op::Fsw { 4 } else { 8 };
-                self.store(
-                    bus,
-                    rs1.wrapping_add(imm),
-                    size,
-                    self.f[(i.rs2() & 31) as usize],
-                )?;
-                return self.finish();
+                let v = self.f[(i.rs2() & 31) as usize];
+                return self.store(bus, rs1.wrapping_add(imm), size, v, left);
             }
             Op::Fp => {
                 fpu::execute(self, i)?;
@@ -941,28 +998,47 @@ fn amo_value(op: Op, old: u64, src: u64) -> u64 {
     }
 }
 
-/// True for the operations that set pc themselves (taken or not).
+/// True for the operations that set `self.pc` themselves when they end the run.
 #[inline(always)]
-fn transfers(op: Op) -> bool {
-    matches!(
-        op,
-        Op::Jal
-            | Op::Jalr
-            | Op::Beq
-            | Op::Bne
-            | Op::Blt
-            | Op::Bge
-            | Op::Bltu
-            | Op::Bgeu
-            | Op::Mret
-            | Op::Sret
-    )
+fn sets_pc(op: Op) -> bool {
+    matches!(op, Op::Mret | Op::Sret)
+}
+
+/// True for the operations that always choose the next pc: they end a block, and no
+/// [`Op::Goto`] follows them. (A conditional branch does not end a block: taken, it
+/// leaves it; not taken, execution goes on in the block.)
+fn always_sets_pc(op: Op) -> bool {
+    sets_pc(op) || matches!(op, Op::Jal | Op::Jalr | Op::Goto)
+}
+
+/// A load's result as (value, whether the load ended the run): a slow-path load that
+/// ended the run still returns its value, in the `ENDED_LOAD` error.
+#[inline(always)]
+fn loaded(r: Result<u64, Trap>) -> Result<(u64, bool), Trap> {
+    match r {
+        Ok(v) => Ok((v, false)),
+        Err(t) if t.cause == ENDED_LOAD => Ok((t.tval, true)),
+        Err(t) => Err(t),
+    }
+}
+
+/// The branch taken exactly when the conditional branch `op` is not.
+fn inverse_branch(op: Op) -> Option<Op> {
+    Some(match op {
+        Op::Beq => Op::Bne,
+        Op::Bne => Op::Beq,
+        Op::Blt => Op::Bge,
+        Op::Bge => Op::Blt,
+        Op::Bltu => Op::Bgeu,
+        Op::Bgeu => Op::Bltu,
+        _ => return None,
+    })
 }
 
 /// True for the operations that end a block: control transfers, and those that trap,
 /// stop or change privilege or translation unconditionally.
 fn ends_block(op: Op) -> bool {
-    transfers(op)
+    always_sets_pc(op)
         || matches!(
             op,
             Op::Ecall

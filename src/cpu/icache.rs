@@ -2,9 +2,12 @@
 //! built from them.
 //!
 //! A page gets an entry the first time code is fetched from it. Each 2-byte slot is
-//! decoded lazily and then reused. The interpreter executes *blocks*: the decoded
-//! instructions from an entry slot up to the first control transfer (or the end of the
-//! page), stored densely in execution order. Walking a block needs no load to find the
+//! decoded lazily and then reused. The interpreter executes *blocks*: traces of decoded
+//! instructions from an entry slot, stored densely in execution order. A trace follows
+//! direct jumps within the page and the likely way of each conditional branch (the
+//! target of a backward branch within the page, a loop; the fall-through otherwise);
+//! the other way leaves the block. It ends at an indirect jump, a jump off the page,
+//! the page end or `BLOCK_MAX` instructions. Walking a block needs no load to find the
 //! next instruction, so consecutive instructions do not wait on each other's decode.
 //!
 //! Stores (from harts or DMA) to a page with an entry invalidate the slots they overlap;
@@ -23,8 +26,13 @@ pub const SLOTS: usize = 2048;
 /// The most instructions in one block (longer straight-line code is split).
 pub const BLOCK_MAX: usize = 64;
 
-/// The blocks of one page, back to back. A block is a straight-line run of decoded
-/// instructions; only its last one may transfer control.
+/// The blocks of one page, back to back. A block is a run of decoded instructions in
+/// block form ([`Insn::at`]) in execution order: a conditional branch leaves the block
+/// when taken and goes on in it when not (a backward branch within the page is stored
+/// inverted, so that the loop goes on in the block); a jump within the page is followed
+/// (it becomes an [`Op::JalIn`]). A block whose last instruction is not a jump is followed
+/// by an [`Op::Goto`] (not counted in its length), so every block ends by naming the
+/// next pc.
 ///
 /// The interpreter holds the arena (an `Rc`) while it executes from the page, so a store
 /// that invalidates the page replaces the arena instead of freeing it under the
@@ -36,7 +44,8 @@ pub struct Arena {
     pub offs: Vec<u16>,
 }
 
-/// Where a block lies in its page's [`Arena`]: `insns[start..start + len]`.
+/// Where a block lies in its page's [`Arena`]: its `len` instructions start at
+/// `insns[start]` (a closing [`Op::Goto`] may follow them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockRef {
     pub start: usize,
@@ -89,10 +98,12 @@ impl CodePage {
         Rc::clone(&self.arena.borrow())
     }
 
-    /// Appends the block entered at `slot` (1 to 255 instructions). Nobody should hold
-    /// the arena then, or it is copied.
-    pub fn add_block(&self, slot: usize, insns: &[Insn], offs: &[u16]) -> BlockRef {
-        debug_assert!((1..256).contains(&insns.len()) && insns.len() == offs.len());
+    /// Appends the block entered at `slot`: `len` instructions (1 to 255), then
+    /// possibly its closing [`Op::Goto`]. Nobody should hold the arena then, or it is
+    /// copied.
+    pub fn add_block(&self, slot: usize, insns: &[Insn], offs: &[u16], len: usize) -> BlockRef {
+        debug_assert!((1..256).contains(&len) && insns.len() == offs.len());
+        debug_assert!(insns.len() == len || insns.len() == len + 1);
         if self.arena.borrow().insns.len() + insns.len() > ARENA_MAX {
             self.drop_blocks();
         }
@@ -101,11 +112,8 @@ impl CodePage {
         let start = arena.insns.len();
         arena.insns.extend_from_slice(insns);
         arena.offs.extend_from_slice(offs);
-        self.starts[slot & (SLOTS - 1)].set((start as u32) << 8 | insns.len() as u32);
-        BlockRef {
-            start,
-            len: insns.len(),
-        }
+        self.starts[slot & (SLOTS - 1)].set((start as u32) << 8 | len as u32);
+        BlockRef { start, len }
     }
 
     /// Drops every block (a decoded slot changed). Returns true when there were any.
@@ -229,7 +237,7 @@ mod tests {
     use crate::cpu::decode::decode;
 
     fn block_of(p: &CodePage, slot: usize) -> BlockRef {
-        p.add_block(slot, &[p.slot(slot)], &[(slot * 2) as u16])
+        p.add_block(slot, &[p.slot(slot)], &[(slot * 2) as u16], 1)
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! changes to MXR/MPRV/PMP flush everything.
 
 use super::csr::PMP_ENTRIES;
-use super::exec::WATCH;
+use super::exec::{ENDED, ENDED_LOAD, WATCH};
 use super::mstatus as ms;
 use super::trap::{Access, Trap};
 use super::{Hart, PRV_M, PRV_S, PRV_U};
@@ -458,9 +458,12 @@ impl Hart {
         };
     }
 
-    /// Loads `size` bytes (1, 2, 4, 8) from `va`, zero-extended.
+    /// Loads `size` bytes (1, 2, 4, 8) from `va`, zero-extended. `left` is the budget
+    /// after the instruction, which the slow path stores (device time reads it); when
+    /// the access ends the run (`end_run`), the value comes back in an `ENDED_LOAD`
+    /// error.
     #[inline(always)]
-    pub fn load(&mut self, bus: &mut Bus, va: u64, size: usize) -> Result<u64, Trap> {
+    pub fn load(&mut self, bus: &mut Bus, va: u64, size: usize, left: u64) -> Result<u64, Trap> {
         let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Load as usize];
         let e = tlb.entry(va);
         if e.vpn == tlb.tag(va) && (va & 0xfff) as usize <= 4096 - size {
@@ -471,16 +474,26 @@ impl Hart {
                 return Ok(u64::from_le_bytes(v));
             }
         }
-        self.load_slow(bus, va, size)
+        self.load_slow(bus, va, size, left)
     }
 
     #[inline(never)]
-    fn load_slow(&mut self, bus: &mut Bus, va: u64, size: usize) -> Result<u64, Trap> {
+    fn load_slow(&mut self, bus: &mut Bus, va: u64, size: usize, left: u64) -> Result<u64, Trap> {
+        self.budget = left;
+        let v = self.load_any(bus, va, size)?;
+        if self.budget == 0 {
+            return Err(Trap::new(ENDED_LOAD, v));
+        }
+        Ok(v)
+    }
+
+    /// A load through translation, PMP, watchpoints, RAM or a device.
+    fn load_any(&mut self, bus: &mut Bus, va: u64, size: usize) -> Result<u64, Trap> {
         if (va & 0xfff) as usize + size > 4096 {
             // Misaligned across a page: byte by byte, low address first.
             let mut v = 0u64;
             for i in 0..size {
-                v |= self.load_slow(bus, va.wrapping_add(i as u64), 1)? << (8 * i);
+                v |= self.load_any(bus, va.wrapping_add(i as u64), 1)? << (8 * i);
             }
             return Ok(v);
         }
@@ -510,9 +523,17 @@ impl Hart {
         }
     }
 
-    /// Stores the low `size` bytes of `val` at `va`.
+    /// Stores the low `size` bytes of `val` at `va`. `left` is as for [`Hart::load`];
+    /// a store that ends the run returns an `ENDED` error after taking effect.
     #[inline(always)]
-    pub fn store(&mut self, bus: &mut Bus, va: u64, size: usize, val: u64) -> Result<(), Trap> {
+    pub fn store(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: usize,
+        val: u64,
+        left: u64,
+    ) -> Result<(), Trap> {
         let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Store as usize];
         let e = tlb.entry(va);
         if e.vpn == tlb.tag(va) && (va & 0xfff) as usize <= 4096 - size {
@@ -522,11 +543,29 @@ impl Hart {
                 return Ok(());
             }
         }
-        self.store_slow(bus, va, size, val)
+        self.store_slow(bus, va, size, val, left)
     }
 
     #[inline(never)]
-    fn store_slow(&mut self, bus: &mut Bus, va: u64, size: usize, val: u64) -> Result<(), Trap> {
+    fn store_slow(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: usize,
+        val: u64,
+        left: u64,
+    ) -> Result<(), Trap> {
+        self.budget = left;
+        self.store_any(bus, va, size, val)?;
+        if self.budget == 0 {
+            return Err(Trap::new(ENDED, 0));
+        }
+        Ok(())
+    }
+
+    /// A store through translation, PMP, watchpoints, RAM (noting writes to code) or a
+    /// device.
+    fn store_any(&mut self, bus: &mut Bus, va: u64, size: usize, val: u64) -> Result<(), Trap> {
         if (va & 0xfff) as usize + size > 4096 {
             // Check both pages before writing anything.
             let split = 4096 - (va & 0xfff) as usize;
@@ -544,7 +583,7 @@ impl Hart {
                 return Err(Trap::new(WATCH, 0));
             }
             for i in 0..size {
-                self.store_slow(bus, va.wrapping_add(i as u64), 1, val >> (8 * i))?;
+                self.store_any(bus, va.wrapping_add(i as u64), 1, val >> (8 * i))?;
             }
             return Ok(());
         }
