@@ -65,7 +65,7 @@ pub fn target_xml() -> &'static str {
     static XML: OnceLock<String> = OnceLock::new();
     XML.get_or_init(|| {
         let mut s = String::new();
-        s.push_str("<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n<architecture>riscv:rv64</architecture>\n");
+        s.push_str("<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n<architecture>riscv:rv64</architecture>\n<osabi>none</osabi>\n");
         s.push_str("<feature name=\"org.gnu.gdb.riscv.cpu\">\n");
         for (i, n) in XNAMES.iter().enumerate() {
             let ty = match i {
@@ -204,5 +204,7 @@ mod tests {
         }
         assert!(x.contains("name=\"mstatus\" bitsize=\"64\" type=\"int\" regnum=\"833\""));
         assert_eq!(x.matches("name=\"fflags\"").count(), 1);
+        // After <architecture>, before the features (gdb-target.dtd's order).
+        assert!(x.contains("</architecture>\n<osabi>none</osabi>\n<feature"));
     }
 }
