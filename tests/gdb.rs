@@ -47,7 +47,8 @@ fn gdb_registers_memory_step() {
 fn stepi_is_one_instruction_across_mret_and_ecall() {
     // The target description says osabi "none", so gdb steps with `vCont;s` instead of
     // its GNU/Linux default, a software step (a breakpoint after the instruction and a
-    // continue), which runs the whole U-mode detour of an mret and stops after it.
+    // continue), which runs the whole U-mode detour of an mret and stops after it. The
+    // stop replies carry x0..x31 and pc, so gdb sends no `g` between the steps.
     let hp = Hp::start(&[]);
     let dis = hp.gdb(&["disassemble demo_user_ecall", "kill"]);
     let mret = dis
@@ -80,6 +81,10 @@ fn stepi_is_one_instruction_across_mret_and_ecall() {
     assert!(
         !out.contains("Sending packet: $Z0"),
         "a software step: {out}"
+    );
+    assert!(
+        !out.contains("Sending packet: $g#"),
+        "registers fetched: {out}"
     );
     has(&out, "$1 = 1\n");
     has(&out, "$2 = 0\n");

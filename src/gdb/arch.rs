@@ -114,6 +114,9 @@ pub fn target_xml() -> &'static str {
     })
 }
 
+/// How many registers the `g` packet carries (regnums 0..G_REGS).
+pub const G_REGS: usize = 33;
+
 /// The registers of the `g` packet: x0..x31 and pc.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rv64Regs {
@@ -137,7 +140,7 @@ impl Registers for Rv64Regs {
     }
 
     fn gdb_deserialize(&mut self, bytes: &[u8]) -> Result<(), ()> {
-        if bytes.len() < 33 * 8 {
+        if bytes.len() < G_REGS * 8 {
             return Err(());
         }
         let mut words = bytes
