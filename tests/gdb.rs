@@ -44,6 +44,57 @@ fn gdb_registers_memory_step() {
 }
 
 #[test]
+fn stepi_is_one_instruction_across_mret_and_ecall() {
+    // The target description says osabi "none", so gdb steps with `vCont;s` instead of
+    // its GNU/Linux default, a software step (a breakpoint after the instruction and a
+    // continue), which runs the whole U-mode detour of an mret and stops after it. The
+    // stop replies carry x0..x31 and pc, so gdb sends no `g` between the steps.
+    let hp = Hp::start(&[]);
+    let dis = hp.gdb(&["disassemble demo_user_ecall", "kill"]);
+    let mret = dis
+        .lines()
+        .find(|l| l.contains("\tmret"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no mret in demo_user_ecall: {dis}"))
+        .to_string();
+    let hp = Hp::start(&[]);
+    let out = hp.gdb(&[
+        "show osabi",
+        &format!("break *{mret}"),
+        "continue",
+        "delete",
+        "set debug remote 1",
+        "stepi",
+        "set debug remote 0",
+        "p $pc == &user_code",
+        "p $priv",
+        "stepi",
+        "stepi",
+        "p $pc == &trap_entry",
+        "p $priv",
+        "p/x $mcause",
+        "p/x $a0",
+        "kill",
+    ]);
+    has(&out, "(currently \"none\")");
+    has(&out, "Sending packet: $vCont;s:p1.1");
+    assert!(
+        !out.contains("Sending packet: $Z0"),
+        "a software step: {out}"
+    );
+    assert!(
+        !out.contains("Sending packet: $g#"),
+        "registers fetched: {out}"
+    );
+    has(&out, "$1 = 1\n");
+    has(&out, "$2 = 0\n");
+    has(&out, "$3 = 1\n");
+    has(&out, "$4 = 3\n");
+    has(&out, "$5 = 0x8\n");
+    has(&out, "$6 = 0x2a\n");
+}
+
+#[test]
 fn gdb_breakpoints_and_watchpoints() {
     let mut hp = Hp::start(&[]);
     let out = hp.gdb(&[

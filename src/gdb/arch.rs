@@ -65,7 +65,7 @@ pub fn target_xml() -> &'static str {
     static XML: OnceLock<String> = OnceLock::new();
     XML.get_or_init(|| {
         let mut s = String::new();
-        s.push_str("<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n<architecture>riscv:rv64</architecture>\n");
+        s.push_str("<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n<architecture>riscv:rv64</architecture>\n<osabi>none</osabi>\n");
         s.push_str("<feature name=\"org.gnu.gdb.riscv.cpu\">\n");
         for (i, n) in XNAMES.iter().enumerate() {
             let ty = match i {
@@ -114,6 +114,9 @@ pub fn target_xml() -> &'static str {
     })
 }
 
+/// How many registers the `g` packet carries (regnums 0..G_REGS).
+pub const G_REGS: usize = 33;
+
 /// The registers of the `g` packet: x0..x31 and pc.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rv64Regs {
@@ -137,7 +140,7 @@ impl Registers for Rv64Regs {
     }
 
     fn gdb_deserialize(&mut self, bytes: &[u8]) -> Result<(), ()> {
-        if bytes.len() < 33 * 8 {
+        if bytes.len() < G_REGS * 8 {
             return Err(());
         }
         let mut words = bytes
@@ -204,5 +207,7 @@ mod tests {
         }
         assert!(x.contains("name=\"mstatus\" bitsize=\"64\" type=\"int\" regnum=\"833\""));
         assert_eq!(x.matches("name=\"fflags\"").count(), 1);
+        // After <architecture>, before the features (gdb-target.dtd's order).
+        assert!(x.contains("</architecture>\n<osabi>none</osabi>\n<feature"));
     }
 }

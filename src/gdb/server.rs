@@ -10,16 +10,19 @@
 //!   `report_stop`; Ctrl-C pauses the machine and reports SIGINT with the thread.
 //! - Detach (or a vanished client) lets the guest run on; `kill` ends haltpoint.
 
+use super::arch::{Rv64RegId, Rv64Regs, G_REGS};
 use super::conn::{Frame, Framer, OutBuf};
 use super::target::{tid, Emu, RunReq};
 use crate::machine::debug::BpKind;
 use crate::machine::Outcome;
 use crate::net::{parse_endpoint, Endpoint, Listener, Stream};
 use crate::runstate::RunState;
+use gdbstub::arch::Registers;
 use gdbstub::common::Signal;
 use gdbstub::conn::Connection;
-use gdbstub::stub::state_machine::GdbStubStateMachine;
-use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
+use gdbstub::stub::state_machine::{state, GdbStubStateMachine, GdbStubStateMachineInner};
+use gdbstub::stub::{DisconnectReason, GdbStub, GdbStubError, MultiThreadStopReason};
+use gdbstub::target::ext::base::multithread::MultiThreadBase;
 use mio::{Registry, Token};
 use std::io::{Read, Write};
 
@@ -36,6 +39,8 @@ pub fn parse_addr(spec: &str) -> Result<Addr, String> {
 }
 
 type Machine = GdbStubStateMachine<'static, Emu, OutBuf>;
+type Running = GdbStubStateMachineInner<'static, state::Running, Emu, OutBuf>;
+type StubResult = Result<Machine, GdbStubError<&'static str, std::convert::Infallible>>;
 
 struct Session {
     stream: Stream,
@@ -170,12 +175,7 @@ impl GdbServer {
 
     /// Puts the state machine back after a call, handling Ctrl-C, disconnects, and
     /// resume requests.
-    fn settle(
-        &mut self,
-        emu: &mut Emu,
-        registry: &Registry,
-        r: Result<Machine, gdbstub::stub::GdbStubError<&'static str, std::convert::Infallible>>,
-    ) {
+    fn settle(&mut self, emu: &mut Emu, registry: &Registry, r: StubResult) {
         let mut sm = match r {
             Ok(sm) => sm,
             Err(e) => {
@@ -211,7 +211,7 @@ impl GdbServer {
                                 tid: tid(emu.cur),
                                 signal: Signal::SIGQUIT,
                             });
-                        match g.report_stop(emu, reason) {
+                        match report_stop(g, emu, reason) {
                             Ok(sm) => sm,
                             Err(e) => return self.settle(emu, registry, Err(e)),
                         }
@@ -226,7 +226,7 @@ impl GdbServer {
                         if let Some(code) = exit_code(o) {
                             self.exit = Some(code);
                         }
-                        match g.report_stop(emu, reason) {
+                        match report_stop(g, emu, reason) {
                             Ok(sm) => sm,
                             Err(e) => return self.settle(emu, registry, Err(e)),
                         }
@@ -241,7 +241,7 @@ impl GdbServer {
                                     signal: Signal::SIGQUIT,
                                 },
                             );
-                            match g.report_stop(emu, reason) {
+                            match report_stop(g, emu, reason) {
                                 Ok(sm) => sm,
                                 Err(e) => return self.settle(emu, registry, Err(e)),
                             }
@@ -252,7 +252,7 @@ impl GdbServer {
                             if let Some(code) = exit_code(o) {
                                 self.exit = Some(code);
                             }
-                            match g.report_stop(emu, reason) {
+                            match report_stop(g, emu, reason) {
                                 Ok(sm) => sm,
                                 Err(e) => return self.settle(emu, registry, Err(e)),
                             }
@@ -290,7 +290,7 @@ impl GdbServer {
         match sm {
             GdbStubStateMachine::Running(g) => {
                 let reason = stop_reason(emu, o, false);
-                let r = g.report_stop(emu, reason);
+                let r = report_stop(g, emu, reason);
                 self.settle(emu, registry, r);
                 self.flush(emu, registry);
                 true
@@ -321,7 +321,7 @@ impl GdbServer {
         let Some(GdbStubStateMachine::Running(g)) = s.sm.take() else {
             return false;
         };
-        let r = g.report_stop(emu, reason);
+        let r = report_stop(g, emu, reason);
         self.settle(emu, registry, r);
         self.flush(emu, registry);
         true
@@ -379,6 +379,37 @@ impl GdbServer {
             }
         }
     }
+}
+
+/// Sends the stop reply for `reason`. A `T` reply carries the registers of the `g`
+/// packet (x0..x31 and pc) of the thread it names as expedited registers, so gdb need
+/// not ask for them before it decides what to do next: one round trip less per stop.
+fn report_stop(g: Running, emu: &mut Emu, reason: MultiThreadStopReason<u64>) -> StubResult {
+    let tid = match reason {
+        MultiThreadStopReason::SignalWithThread { tid, .. }
+        | MultiThreadStopReason::SwBreak(tid)
+        | MultiThreadStopReason::HwBreak(tid)
+        | MultiThreadStopReason::Watch { tid, .. } => tid,
+        _ => return g.report_stop(emu, reason),
+    };
+    let mut regs = Rv64Regs::default();
+    if emu.read_registers(&mut regs, tid).is_err() {
+        return g.report_stop(emu, reason);
+    }
+    // The `g` packet's bytes, 8 per register in regnum order.
+    let mut bytes = [0u8; G_REGS * 8];
+    let mut n = 0;
+    regs.gdb_serialize(|b| {
+        if let Some(slot) = bytes.get_mut(n) {
+            *slot = b.unwrap_or(0);
+        }
+        n += 1;
+    });
+    let mut expedited = bytes
+        .chunks_exact(8)
+        .enumerate()
+        .map(|(regnum, v)| (Rv64RegId(regnum), v));
+    g.report_stop_with_regs(emu, reason, &mut expedited)
 }
 
 /// The stop reply for a VM stopped in its current state (QEMU's signal per state);
