@@ -336,6 +336,9 @@ pub struct Bus {
     /// Debugger breakpoints (virtual addresses) checked by the uncached, one
     /// instruction at a time path (code outside RAM, such as the reset ROM).
     pub slow_bps: Vec<u64>,
+    /// Breakpoints or panic traps are armed: a hart that changes its translation ends
+    /// its run, so the machine re-arms them through the new mappings at once.
+    pub remap_stops: bool,
     /// Physical address of the HTIF `tohost` word, when the guest ELF defines one.
     pub htif: Option<u64>,
 }
@@ -352,6 +355,7 @@ impl Bus {
             icache: ICache::new(pages),
             watch: Watchpoints::default(),
             slow_bps: Vec::new(),
+            remap_stops: false,
             htif: None,
             ram,
             rom,

@@ -36,6 +36,9 @@ pub(crate) const WATCH: u64 = u64::MAX - 2;
 pub(crate) const ENDED: u64 = u64::MAX - 3;
 /// A load completed and ended the run; its value is in `tval` (see `mmu.rs`).
 pub(crate) const ENDED_LOAD: u64 = u64::MAX - 4;
+/// The instruction completed; the run goes on but not from this page's blocks (the
+/// translation of pc may have changed).
+const REFETCH: u64 = u64::MAX - 5;
 
 #[inline(always)]
 fn sx32(v: u64) -> u64 {
@@ -198,6 +201,11 @@ impl Hart {
             if !sets_pc(i.op()) {
                 self.pc = pc.wrapping_add(i.len() as u64);
             }
+            return None;
+        }
+        if t.cause == REFETCH {
+            self.budget = left;
+            self.pc = pc.wrapping_add(i.len() as u64);
             return None;
         }
         // An operation that ended the run stored the budget (zero); otherwise the
@@ -428,7 +436,14 @@ impl Hart {
             WriteEffect::None => {}
             WriteEffect::Interrupts => {
                 self.update_tlb_sets();
-                self.end_run();
+                // An enable or pending bit changed. Nothing else changes interrupt state
+                // within a run (devices act between runs), so the run goes on unless an
+                // interrupt can be taken now. (Linux masks and unmasks interrupts
+                // around every spinlock: ending the run each time cost a quarter of a
+                // million runs per boot.)
+                if self.pending_interrupt().is_some() {
+                    self.end_run();
+                }
             }
             WriteEffect::Translation => {
                 self.pmp_refresh();
@@ -458,7 +473,7 @@ impl Hart {
         let i = i.at((pc & 0xfff) as u32);
         let next = match self.step_at(bus, i, pc & !0xfff, self.budget, move || pc) {
             Ok(Some(next)) => next,
-            Err(t) if t.cause != ENDED => return Err(t),
+            Err(t) if t.cause != ENDED && t.cause != REFETCH => return Err(t),
             _ if sets_pc(i.op()) => return Ok(()),
             _ => pc.wrapping_add(i.len() as u64),
         };
@@ -803,9 +818,15 @@ impl Hart {
                     self.mmu.flush_translated();
                 }
                 self.remapped = true;
-                self.budget = left;
-                self.end_run();
-                return self.finish();
+                if bus.remap_stops {
+                    self.budget = left;
+                    self.end_run();
+                    return self.finish();
+                }
+                // Fetches must see the new translation: leave the page, not the run.
+                // (Linux flushes a page per fixmap update: ending the run each time
+                // cost 90 thousand runs per boot.)
+                return Err(Trap::new(REFETCH, 0));
             }
             Op::LrW | Op::LrD => {
                 self.budget = left;

@@ -372,9 +372,14 @@ impl Machine {
     /// the new mappings (a breakpoint on kernel code set before the kernel enabled
     /// paging is caught).
     pub(super) fn debug_remapped(&mut self) {
-        if !self.debug.breakpoints.is_empty() || !self.debug.panic_traps.is_empty() {
+        if self.debug_armed() {
             self.debug_arm();
         }
+    }
+
+    /// Are there breakpoints or panic traps, which follow the guest's mappings?
+    pub(super) fn debug_armed(&self) -> bool {
+        !self.debug.breakpoints.is_empty() || !self.debug.panic_traps.is_empty()
     }
 
     /// Sets the addresses (virtual, as the kernel runs) whose execution means the guest

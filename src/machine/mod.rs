@@ -244,6 +244,7 @@ impl Machine {
             if let Some(d) = deadline {
                 q = q.min(d - now);
             }
+            self.bus.remap_stops = self.debug_armed();
             for h in 0..self.harts.len() {
                 if self.harts[h].debug_frozen {
                     continue;
