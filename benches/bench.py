@@ -7,9 +7,14 @@
 - Boot of Debian's kernel to the initramfs marker: seconds of wall time.
 
 Speed is measured here, never asserted in tests. Usage: python3 benches/bench.py [names]
+
+The whole-program benchmarks (cpu, mem, boot) run each emulator HP_BENCH_REPEAT times
+(default 3), alternating, and keep each one's best time: this machine's timings vary
+by 10% or more from run to run, and the best run is the least disturbed one.
 """
 import os
 import re
+import selectors
 import shutil
 import subprocess
 import sys
@@ -21,26 +26,56 @@ QEMU = shutil.which("qemu-system-riscv64")
 CACHE = os.environ.get("HALTPOINT_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "haltpoint")
 MARKER = b"HALTPOINT-MARKER"
+REPEAT = max(1, int(os.environ.get("HP_BENCH_REPEAT", "3")))
 
 
 def timed(cmd, marker=None, timeout=600):
-    """Runs cmd; returns (seconds until marker or exit, exit status, stdout, stderr)."""
+    """Runs cmd; returns (seconds until marker or exit, exit status, stdout, stderr).
+    A run that outlives `timeout` is killed and reported with status None."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    out = b""
+    out, err = b"", b""
     t_mark = None
-    while True:
-        chunk = p.stdout.read1(65536) if hasattr(p.stdout, "read1") else p.stdout.read(4096)
-        if not chunk:
-            break
-        out += chunk
-        if marker and t_mark is None and marker in out:
-            t_mark = time.monotonic() - t0
-    p.wait(timeout=timeout)
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    sel.register(p.stderr, selectors.EVENT_READ)
+    open_pipes = 2
+    while open_pipes:
+        left = t0 + timeout - time.monotonic()
+        if left <= 0:
+            p.kill()
+            p.wait()
+            return None, None, out, err
+        for key, _ in sel.select(left):
+            chunk = os.read(key.fileobj.fileno(), 65536)
+            if not chunk:
+                sel.unregister(key.fileobj)
+                open_pipes -= 1
+            elif key.fileobj is p.stdout:
+                out += chunk
+                if marker and t_mark is None and marker in out:
+                    t_mark = time.monotonic() - t0
+            else:
+                err += chunk
+    p.wait()
     total = time.monotonic() - t0
-    err = p.stderr.read()
     return (t_mark if marker else total), p.returncode, out, err
+
+
+def best_of(cmds, marker=None):
+    """Runs each command REPEAT times, alternating; the best (time, status, out, err)
+    of each, or the first failure."""
+    best = [None] * len(cmds)
+    for _ in range(REPEAT):
+        for i, cmd in enumerate(cmds):
+            r = timed(cmd, marker=marker)
+            if r[0] is None or r[1] != 0:
+                best[i] = r
+            elif best[i] is None or (best[i][0] is not None and best[i][1] == 0
+                                     and r[0] < best[i][0]):
+                best[i] = r
+    return best
 
 
 def retired(stderr):
@@ -51,14 +86,15 @@ def retired(stderr):
 def bare(name):
     elf = os.path.join(ROOT, "benches", "guests", name + ".elf")
     args = ["-M", "virt", "-bios", "none", "-nographic", "-kernel", elf]
-    t_hp, st, _, err = timed([HP] + args + ["--stats"])
+    runs = best_of([[HP] + args + ["--stats"]] + ([[QEMU] + args] if QEMU else []))
+    t_hp, st, _, err = runs[0]
     n = retired(err)
     if st != 0 or n is None:
         print(f"{name}: haltpoint failed (status {st}): {err.decode(errors='replace')[-500:]}")
         return None
     row = {"what": f"{name}-bound guest MIPS", "hp": n / t_hp / 1e6, "unit": "MIPS"}
     if QEMU:
-        t_q, st, _, _ = timed([QEMU] + args)
+        t_q, st, _, _ = runs[1]
         row["qemu"] = n / t_q / 1e6 if st == 0 else None
     return row
 
@@ -73,14 +109,14 @@ def boot():
             "-kernel", os.path.join(CACHE, "vmlinux"),
             "-initrd", os.path.join(CACHE, "initramfs.cpio.gz"),
             "-append", "console=ttyS0 hp=poweroff"]
-    t_hp, st, out, _ = timed([HP] + args, marker=MARKER)
+    runs = best_of([[HP] + args] + ([[QEMU] + args] if QEMU else []), marker=MARKER)
+    t_hp, st, out, _ = runs[0]
     if t_hp is None:
         print(f"boot: haltpoint never reached the marker (status {st})")
         return None
     row = {"what": "Debian boot to marker", "hp": t_hp, "unit": "s", "lower": True}
     if QEMU:
-        t_q, st, _, _ = timed([QEMU] + args, marker=MARKER)
-        row["qemu"] = t_q
+        row["qemu"] = runs[1][0]
     return row
 
 
@@ -335,6 +371,7 @@ def main():
         for n in r.get("note", []):
             print(f"    ({n})")
     print("\nratio: haltpoint speed / QEMU speed (above 1 = haltpoint faster)")
+    print(f"cpu, mem, boot: best of {REPEAT} runs each (HP_BENCH_REPEAT)")
 
 
 if __name__ == "__main__":
