@@ -127,7 +127,8 @@ impl Hart {
     /// Executes blocks from decoded RAM page `page` while `pc` stays on its virtual page.
     ///
     /// This is the hot loop. Per block: one lookup of the block entered at `pc`, one
-    /// budget check, and the block's instructions are charged at once. Per instruction:
+    /// budget check, and one charge for the instructions executed when it is left. Per
+    /// instruction:
     /// the next decoded instruction of the block (no dependence on the one before) and
     /// the dispatch; the block's last instruction names the next pc. pc and the budget
     /// live in registers: only operations that may read them (slow memory paths, CSRs,
@@ -522,7 +523,7 @@ impl Hart {
                 (i.imm() & 63) as u32
             };
         }
-        // Block form: the link value or the not-taken target.
+        // Block form: the link value of JAL, JALR and JalIn.
         macro_rules! next {
             () => {
                 vbase.wrapping_add(i.raw() as u64)
@@ -533,11 +534,7 @@ impl Hart {
             ($size:expr, |$v:ident| $conv:expr) => {{
                 let ($v, ended) = loaded(self.load(bus, rs1!().wrapping_add(imm!()), $size, left))?;
                 self.set_x(i.rd(), $conv);
-                return if ended {
-                    Err(Trap::new(ENDED, 0))
-                } else {
-                    Ok(None)
-                };
+                return ended_if(ended).map(|()| None);
             }};
         }
         macro_rules! store {
@@ -900,11 +897,7 @@ impl Hart {
                 };
                 self.f[(i.rd() & 31) as usize] = v;
                 self.set_fs_dirty();
-                return if ended {
-                    Err(Trap::new(ENDED, 0))
-                } else {
-                    Ok(())
-                };
+                return ended_if(ended);
             }
             Op::Fsw | Op::Fsd => {
                 self.f_check(i.raw())?;
@@ -959,12 +952,28 @@ impl Hart {
     /// The result of an operation that may have ended the run (`end_run` zeroes the
     /// budget): `ENDED` makes the interpreter leave the block.
     #[inline(always)]
-    fn finish(&self) -> Result<(), Trap> {
-        if self.budget == 0 {
-            Err(Trap::new(ENDED, 0))
-        } else {
-            Ok(())
+    pub(super) fn finish(&self) -> Result<(), Trap> {
+        ended_if(self.budget == 0)
+    }
+
+    /// Notes a write to RAM by this hart (a store, an AMO, an A/D update): a write that
+    /// changed decoded code ends the run, so the hart never goes on executing a block
+    /// it has just overwritten.
+    #[inline]
+    pub(super) fn wrote_ram(&mut self, bus: &mut Bus, pa: u64, len: u64) {
+        if bus.note_ram_write(pa, len) {
+            self.end_run();
         }
+    }
+}
+
+/// `ENDED` for an operation that completed and ended the run.
+#[inline(always)]
+fn ended_if(ended: bool) -> Result<(), Trap> {
+    if ended {
+        Err(Trap::new(ENDED, 0))
+    } else {
+        Ok(())
     }
 }
 
@@ -1077,8 +1086,6 @@ impl Hart {
     #[inline(always)]
     fn write_ram(&mut self, bus: &mut Bus, pa: u64, o: usize, size: u64, v: u64) {
         bus.ram.data[o..o + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
-        if bus.note_ram_write(pa, size) {
-            self.end_run();
-        }
+        self.wrote_ram(bus, pa, size);
     }
 }

@@ -249,24 +249,29 @@ mod tests {
         p.add_block(slot, &[p.slot(slot)], &[(slot * 2) as u16], 1)
     }
 
+    /// Code page `n`, which each test made code before asking.
+    fn code(c: &ICache, n: usize) -> Page {
+        c.page(n).expect("the test made this page code")
+    }
+
     #[test]
     fn writes_to_decoded_code_drop_blocks_and_writes_to_data_do_not() {
         let mut c = ICache::new(4);
         assert!(c.make_code(1));
         let addi = decode(0x0010_0093);
         c.set(1, 4, addi);
-        block_of(c.pages[1].as_ref().unwrap(), 4);
+        block_of(&code(&c, 1), 4);
         c.set(1, 6, addi);
         assert!(
-            c.pages[1].as_ref().unwrap().block(4).is_some(),
+            code(&c, 1).block(4).is_some(),
             "filling an undecoded slot keeps blocks"
         );
         // Data next to the code (slots 100..) is written: the block stays.
         assert!(!c.invalidate(4096 + 200, 8));
-        assert!(c.pages[1].as_ref().unwrap().block(4).is_some());
+        assert!(code(&c, 1).block(4).is_some());
         // The second half of the instruction at slot 4 (bytes 10..12) is written.
         assert!(c.invalidate(4096 + 10, 1));
-        assert!(c.pages[1].as_ref().unwrap().block(4).is_none());
+        assert!(code(&c, 1).block(4).is_none());
         assert_eq!(c.slot(1, 4), Some(Insn::UNDECODED));
     }
 
@@ -275,9 +280,9 @@ mod tests {
         let mut c = ICache::new(2);
         c.make_code(0);
         c.set(0, 0, decode(0x0010_0093));
-        block_of(c.pages[0].as_ref().unwrap(), 0);
+        block_of(&code(&c, 0), 0);
         c.set(0, 0, Insn::BREAKPOINT);
-        assert_eq!(c.pages[0].as_ref().unwrap().block_insns(), 0);
+        assert_eq!(code(&c, 0).block_insns(), 0);
         assert!(!c.invalidate(0, 4));
         assert_eq!(c.slot(0, 0), Some(Insn::BREAKPOINT));
     }

@@ -13,7 +13,7 @@
 //! changes to MXR/MPRV/PMP flush everything.
 
 use super::csr::PMP_ENTRIES;
-use super::exec::{ENDED, ENDED_LOAD, WATCH};
+use super::exec::{ENDED_LOAD, WATCH};
 use super::mstatus as ms;
 use super::trap::{Access, Trap};
 use super::{Hart, PRV_M, PRV_S, PRV_U};
@@ -304,9 +304,7 @@ impl Hart {
                 if !bus.ram.write_bytes(pte_addr, &new.to_le_bytes()) {
                     return Err(Trap::new(acc.access_fault(), va));
                 }
-                if bus.note_ram_write(pte_addr, 8) {
-                    self.end_run();
-                }
+                self.wrote_ram(bus, pte_addr, 8);
             }
         }
         Ok(w.pa)
@@ -557,10 +555,7 @@ impl Hart {
     ) -> Result<(), Trap> {
         self.budget = left;
         self.store_any(bus, va, size, val)?;
-        if self.budget == 0 {
-            return Err(Trap::new(ENDED, 0));
-        }
-        Ok(())
+        self.finish()
     }
 
     /// A store through translation, PMP, watchpoints, RAM (noting writes to code) or a
@@ -593,9 +588,7 @@ impl Hart {
         }
         if let Some(o) = bus.ram.offset(pa, size as u64) {
             bus.ram.data[o..o + size].copy_from_slice(&val.to_le_bytes()[..size]);
-            if bus.note_ram_write(pa, size as u64) {
-                self.end_run();
-            }
+            self.wrote_ram(bus, pa, size as u64);
             if bus.htif.is_some() {
                 bus.htif_store(pa, size as u64);
                 if !bus.events.is_empty() {
