@@ -1,12 +1,15 @@
 //! Physical-page flags for debug watchpoints.
 //!
-//! The TLBs never cache a page that holds a watchpoint, so only accesses to such pages
-//! reach [`Watchpoints::check`]; every other access pays nothing. The gdb server adds and
+//! The TLBs never cache a page that holds a watchpoint an access of their kind can hit
+//! (loads: read and access watchpoints; stores: write and access watchpoints), so only
+//! such accesses reach [`Watchpoints::check`]; every other access pays nothing. The gdb server adds and
 //! removes watchpoints; a hit is recorded here and turned into a debug stop by the
 //! machine before the access takes effect.
 
 use crate::cpu::trap::Access;
 use std::collections::HashMap;
+
+const PAGE: u64 = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WatchKind {
@@ -38,8 +41,11 @@ pub struct WatchHit {
 #[derive(Default)]
 pub struct Watchpoints {
     pub list: Vec<Watchpoint>,
-    /// Physical pages (page numbers) with at least one watchpoint, with counts.
-    pages: HashMap<u64, usize>,
+    /// Physical pages (page numbers) with at least one watchpoint that loads can hit
+    /// (read and access watchpoints), with counts.
+    read_pages: HashMap<u64, usize>,
+    /// The same for stores (write and access watchpoints).
+    write_pages: HashMap<u64, usize>,
     pub hit: Option<WatchHit>,
     /// Set while the debugger steps over the instruction that hit: no checks.
     pub suspended: bool,
@@ -48,31 +54,75 @@ pub struct Watchpoints {
 impl Watchpoints {
     #[inline(always)]
     pub fn active(&self) -> bool {
-        !self.pages.is_empty()
+        !self.read_pages.is_empty() || !self.write_pages.is_empty()
     }
 
+    /// Whether an access of kind `acc` to the physical page at `page_pa` can hit a
+    /// watchpoint (fetches never do).
     #[inline]
-    pub fn page_watched(&self, page_pa: u64) -> bool {
-        !self.pages.is_empty() && self.pages.contains_key(&(page_pa >> 12))
+    pub fn page_watched(&self, page_pa: u64, acc: Access) -> bool {
+        let pages = match acc {
+            Access::Fetch => return false,
+            Access::Load => &self.read_pages,
+            Access::Store => &self.write_pages,
+        };
+        !pages.is_empty() && pages.contains_key(&(page_pa >> 12))
     }
 
-    /// Marks the physical pages `[pa, pa+len)` as watched.
-    pub fn watch_pages(&mut self, pa: u64, len: u64) {
-        let first = pa >> 12;
-        let last = (pa + len.max(1) - 1) >> 12;
-        for p in first..=last {
-            *self.pages.entry(p).or_insert(0) += 1;
+    /// For a page where accesses of kind `acc` can hit a watchpoint: the page offsets
+    /// `[lo, hi)` that hold every byte those watchpoints cover (by the physical
+    /// addresses they were inserted at). None for a page they cannot hit.
+    pub fn page_span(&self, page_pa: u64, acc: Access) -> Option<(u64, u64)> {
+        if !self.page_watched(page_pa, acc) {
+            return None;
+        }
+        let (mut lo, mut hi) = (PAGE, 0);
+        for w in &self.list {
+            let applies = match acc {
+                Access::Fetch => false,
+                Access::Load => w.kind != WatchKind::Write,
+                Access::Store => w.kind != WatchKind::Read,
+            };
+            let (start, end) = (w.pa.max(page_pa), (w.pa + w.len).min(page_pa + PAGE));
+            if applies && start < end {
+                lo = lo.min(start - page_pa);
+                hi = hi.max(end - page_pa);
+            }
+        }
+        // A page flagged by a watchpoint that no longer overlaps it: check everything.
+        Some(if lo < hi { (lo, hi) } else { (0, PAGE) })
+    }
+
+    /// The page sets a watchpoint of `kind` flags.
+    fn page_sets(&mut self, kind: WatchKind) -> Vec<&mut HashMap<u64, usize>> {
+        match kind {
+            WatchKind::Read => vec![&mut self.read_pages],
+            WatchKind::Write => vec![&mut self.write_pages],
+            WatchKind::Access => vec![&mut self.read_pages, &mut self.write_pages],
         }
     }
 
-    pub fn unwatch_pages(&mut self, pa: u64, len: u64) {
+    /// Flags the physical pages `[pa, pa+len)` for a watchpoint of `kind`.
+    fn watch_pages(&mut self, pa: u64, len: u64, kind: WatchKind) {
         let first = pa >> 12;
         let last = (pa + len.max(1) - 1) >> 12;
-        for p in first..=last {
-            if let Some(c) = self.pages.get_mut(&p) {
-                *c -= 1;
-                if *c == 0 {
-                    self.pages.remove(&p);
+        for pages in self.page_sets(kind) {
+            for p in first..=last {
+                *pages.entry(p).or_insert(0) += 1;
+            }
+        }
+    }
+
+    fn unwatch_pages(&mut self, pa: u64, len: u64, kind: WatchKind) {
+        let first = pa >> 12;
+        let last = (pa + len.max(1) - 1) >> 12;
+        for pages in self.page_sets(kind) {
+            for p in first..=last {
+                if let Some(c) = pages.get_mut(&p) {
+                    *c -= 1;
+                    if *c == 0 {
+                        pages.remove(&p);
+                    }
                 }
             }
         }
@@ -80,7 +130,7 @@ impl Watchpoints {
 
     /// Adds a watchpoint and flags its pages.
     pub fn add(&mut self, w: Watchpoint) {
-        self.watch_pages(w.pa, w.len);
+        self.watch_pages(w.pa, w.len, w.kind);
         self.list.push(w);
     }
 
@@ -94,7 +144,7 @@ impl Watchpoints {
             return false;
         };
         let w = self.list.remove(i);
-        self.unwatch_pages(w.pa, w.len);
+        self.unwatch_pages(w.pa, w.len, w.kind);
         true
     }
 

@@ -340,3 +340,69 @@ fn read_watchpoint_sees_an_amo() {
     // gdb steps over the accessing instruction before it reports the hit.
     has(&out, &format!("$1 = {:#x}", amo + 4));
 }
+
+#[test]
+fn watched_page_stops_only_on_the_watched_bytes() {
+    // watchpage.S hammers the bytes just below and above `target` and the ends of its
+    // page (1000 rounds), then writes target, reads it, and touches one byte of it with a
+    // misaligned store and a misaligned load from each side. Each watchpoint kind must
+    // stop exactly at the accesses that overlap target, with the right values, and never
+    // at a neighbour: a watched page runs accesses outside the watched span at full speed.
+    let elf = common::guest("watchpage.elf");
+    let mut args = common::bare_args(&elf, &[]);
+    args.push("-S");
+    let watch = Hp::spawn(&args).gdb_elf(
+        Some(&elf),
+        &[
+            "watch *(long *)&target",
+            "continue",
+            "print $s1",
+            "continue",
+            "print $pc == &straddle_load",
+            "kill",
+        ],
+    );
+    has(&watch, "Hardware watchpoint 1: *(long *)&target");
+    // The first stop is the first write of target, after all 1000 rounds (s1 counts
+    // them down).
+    has(&watch, "Old value = 0\nNew value = 5\n0x");
+    has(&watch, " in load_target ()\n$1 = 0\n");
+    // The halfword store at target-1 writes target's first byte: 5 -> 0x11.
+    has(&watch, "Old value = 5\nNew value = 17\n");
+    has(&watch, "$2 = 1\n");
+    assert_eq!(watch.matches("Old value").count(), 2, "{watch}");
+
+    let rwatch = Hp::spawn(&args).gdb_elf(
+        Some(&elf),
+        &[
+            "rwatch *(long *)&target",
+            "continue",
+            "continue",
+            "print $pc > &load_target && $pc < &straddle_store",
+            "continue",
+            "print (long)$pc - (long)&straddle_load",
+            "kill",
+        ],
+    );
+    has(&rwatch, "Hardware read watchpoint 1: *(long *)&target");
+    // The check `ld a1, 0(s0)` after the loop reads it first (0), then load_target (5),
+    // then the misaligned halfword load of its last byte.
+    has(&rwatch, "Value = 0\n");
+    has(&rwatch, "Value = 5\n");
+    has(&rwatch, "$1 = 1\n");
+    // The halfword load at target+7, stopped right after it (a 4-byte instruction).
+    has(&rwatch, "Value = 17\n");
+    has(&rwatch, "$2 = 4\n");
+    assert_eq!(rwatch.matches("Value = ").count(), 3, "{rwatch}");
+
+    let awatch = Hp::spawn(&args).gdb_elf(
+        Some(&elf),
+        &["awatch *(long *)&target", "continue", "continue", "kill"],
+    );
+    has(
+        &awatch,
+        "Hardware access (read/write) watchpoint 1: *(long *)&target",
+    );
+    has(&awatch, "Value = 0\n");
+    has(&awatch, "Old value = 0\nNew value = 5\n");
+}

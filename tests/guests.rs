@@ -28,6 +28,11 @@ fn blocks_loops_calls_page_crossing_and_rewritten_code() {
 }
 
 #[test]
+fn watchpage_runs_without_a_debugger() {
+    expect_pass("watchpage.elf", &[]);
+}
+
+#[test]
 fn rv64m() {
     expect_pass("rv64m.elf", &[]);
 }

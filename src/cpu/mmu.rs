@@ -5,9 +5,13 @@
 //! a virtual page straight to an offset into guest RAM, so a hit costs a compare and an
 //! add. Only RAM pages whose whole 4 KiB have one PMP outcome are cached; MMIO, pages
 //! with split PMP rules, and (for stores) pages holding decoded code always take the
-//! slow path. Debug watchpoints hook in there too: a page with a watchpoint is never
-//! entered into the TLB, and a hit ends the access with the internal `WATCH` code
-//! before it takes effect.
+//! slow path. Debug watchpoints hook in there too: a page with a watchpoint of the
+//! access's kind (reads for loads, writes for stores) is never entered into the TLB, and
+//! a hit ends the access with the internal `WATCH` code before it takes effect. Such a
+//! page's translation goes into a small second TLB (`Tlb::w`) together with the span
+//! of the page that watchpoints cover. A miss in the main TLB looks there: an access
+//! outside the span goes straight to RAM, one inside it checks the watchpoint list
+//! (no page walk either way). So a watched page costs a few compares per access.
 //!
 //! Privilege changes switch sets instead of flushing. Writes to satp, SFENCE.VMA, and
 //! changes to MXR/MPRV/PMP flush everything.
@@ -21,6 +25,25 @@ use crate::bus::{Bus, Ram, PAGE_SIZE};
 
 pub const TLB_BITS: u32 = 14;
 pub const TLB_SIZE: usize = 1 << TLB_BITS;
+/// Entries of the watched-page TLB (direct-mapped like the main one).
+const WATCHED_SIZE: usize = 64;
+
+/// A watched-page TLB entry: a [`TlbEntry`] and the page offsets `[lo, hi)` that
+/// contain every watched byte of the page (for this TLB's access kind).
+#[derive(Clone, Copy, Debug)]
+pub struct WatchedEntry {
+    pub vpn: u64,
+    pub off: u64,
+    pub lo: u64,
+    pub hi: u64,
+}
+
+const NOT_WATCHED: WatchedEntry = WatchedEntry {
+    vpn: INVALID,
+    off: 0,
+    lo: 0,
+    hi: 0,
+};
 const TLB_MASK: u64 = TLB_SIZE as u64 - 1;
 const INVALID: u64 = u64::MAX;
 
@@ -46,6 +69,8 @@ const GEN_LAST: u64 = 4094 << GEN_SHIFT;
 /// generation bump; the array is cleared only when the generation wraps.
 pub struct Tlb {
     pub e: Box<[TlbEntry]>,
+    /// Pages with a watchpoint of this TLB's access kind: consulted by the slow path.
+    pub w: Box<[WatchedEntry]>,
     pub gen: u64,
 }
 
@@ -53,6 +78,7 @@ impl Tlb {
     fn new() -> Tlb {
         Tlb {
             e: vec![EMPTY; TLB_SIZE].into_boxed_slice(),
+            w: vec![NOT_WATCHED; WATCHED_SIZE].into_boxed_slice(),
             gen: 0,
         }
     }
@@ -69,9 +95,24 @@ impl Tlb {
         self.e[((va >> 12) & TLB_MASK) as usize]
     }
 
+    /// For an access of `size` bytes at `va` on a watched page whose translation is
+    /// cached: its RAM offset, and whether it may touch a watched byte.
+    #[inline(always)]
+    pub fn watched(&self, va: u64, size: usize) -> Option<(usize, bool)> {
+        let e = self.w[((va >> 12) as usize) % WATCHED_SIZE];
+        let o = va & 0xfff;
+        (e.vpn == self.tag(va) && o as usize <= 4096 - size).then(|| {
+            (
+                va.wrapping_add(e.off) as usize,
+                o < e.hi && o + size as u64 > e.lo,
+            )
+        })
+    }
+
     pub fn flush(&mut self) {
         if self.gen >= GEN_LAST {
             self.e.fill(EMPTY);
+            self.w.fill(NOT_WATCHED);
             self.gen = 0;
         } else {
             self.gen += GEN_ONE;
@@ -439,9 +480,6 @@ impl Hart {
         if acc == Access::Store && (bus.icache.is_code(ram_off >> 12) || bus.htif_page(page_pa)) {
             return;
         }
-        if bus.watch.page_watched(page_pa) {
-            return;
-        }
         let set = if acc == Access::Fetch {
             self.mmu.fetch_set
         } else {
@@ -449,11 +487,12 @@ impl Hart {
         };
         let vpage = va & !(PAGE_SIZE - 1);
         let tlb = &mut self.mmu.sets[set].e[acc as usize];
-        let tag = tlb.tag(va);
-        tlb.e[((va >> 12) & TLB_MASK) as usize] = TlbEntry {
-            vpn: tag,
-            off: (ram_off as u64).wrapping_sub(vpage),
-        };
+        let (vpn, off) = (tlb.tag(va), (ram_off as u64).wrapping_sub(vpage));
+        if let Some((lo, hi)) = bus.watch.page_span(page_pa, acc) {
+            tlb.w[((va >> 12) as usize) % WATCHED_SIZE] = WatchedEntry { vpn, off, lo, hi };
+        } else {
+            tlb.e[((va >> 12) & TLB_MASK) as usize] = TlbEntry { vpn, off };
+        }
     }
 
     /// Loads `size` bytes (1, 2, 4, 8) from `va`, zero-extended. `left` is the budget
@@ -471,13 +510,47 @@ impl Hart {
                 v[..size].copy_from_slice(b);
                 return Ok(u64::from_le_bytes(v));
             }
+        } else if let Some((i, false)) = tlb.watched(va, size) {
+            // A watched page, away from its watchpoints.
+            if let Some(b) = bus.ram.data.get(i..i + size) {
+                let mut v = [0u8; 8];
+                v[..size].copy_from_slice(b);
+                return Ok(u64::from_le_bytes(v));
+            }
         }
         self.load_slow(bus, va, size, left)
+    }
+
+    /// For an access on a watched page whose translation is cached: its RAM offset once
+    /// the watchpoints let it through, or the `WATCH` stop. None for other pages.
+    fn watched_page(
+        &mut self,
+        bus: &mut Bus,
+        va: u64,
+        size: usize,
+        acc: Access,
+    ) -> Result<Option<usize>, Trap> {
+        let tlb = &self.mmu.sets[self.mmu.data_set].e[acc as usize];
+        let Some((o, _)) = tlb.watched(va, size) else {
+            return Ok(None);
+        };
+        let pa = bus.ram.base.wrapping_add(o as u64);
+        if bus.watch.check(self.id, va, pa, size as u64, acc) {
+            return Err(Trap::new(WATCH, 0));
+        }
+        Ok(Some(o))
     }
 
     #[inline(never)]
     fn load_slow(&mut self, bus: &mut Bus, va: u64, size: usize, left: u64) -> Result<u64, Trap> {
         self.budget = left;
+        if let Some(o) = self.watched_page(bus, va, size, Access::Load)? {
+            if let Some(b) = bus.ram.data.get(o..o + size) {
+                let mut v = [0u8; 8];
+                v[..size].copy_from_slice(b);
+                return Ok(u64::from_le_bytes(v));
+            }
+        }
         let v = self.load_any(bus, va, size)?;
         if self.budget == 0 {
             return Err(Trap::new(ENDED_LOAD, v));
@@ -540,6 +613,13 @@ impl Hart {
                 b.copy_from_slice(&val.to_le_bytes()[..size]);
                 return Ok(());
             }
+        } else if let Some((i, false)) = tlb.watched(va, size) {
+            // A watched page, away from its watchpoints (and never code: the store
+            // TLBs are flushed when a page becomes code).
+            if let Some(b) = bus.ram.data.get_mut(i..i + size) {
+                b.copy_from_slice(&val.to_le_bytes()[..size]);
+                return Ok(());
+            }
         }
         self.store_slow(bus, va, size, val, left)
     }
@@ -554,6 +634,14 @@ impl Hart {
         left: u64,
     ) -> Result<(), Trap> {
         self.budget = left;
+        // (A watched page holds no code: the store TLBs are flushed when a page
+        // becomes code.)
+        if let Some(o) = self.watched_page(bus, va, size, Access::Store)? {
+            if let Some(b) = bus.ram.data.get_mut(o..o + size) {
+                b.copy_from_slice(&val.to_le_bytes()[..size]);
+                return Ok(());
+            }
+        }
         self.store_any(bus, va, size, val)?;
         self.finish()
     }
