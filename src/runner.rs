@@ -31,6 +31,12 @@ pub const SLICE_STEPS: u64 = 2_000_000;
 /// Steps per slice while a debugger or a QMP client is attached (Ctrl-C and commands
 /// are answered within a slice).
 pub const DEBUG_SLICE_STEPS: u64 = 200_000;
+/// How long the loop keeps polling without sleeping after it served gdb while the
+/// machine is stopped. A debugger that steps sends its next packet within tens of
+/// microseconds; a thread that slept must first be woken, which costs about as much
+/// again (far more on a virtual machine whose idle vCPU halts). Past this window the
+/// loop sleeps as usual, so an idle debugger costs no CPU.
+const GDB_SPIN: Duration = Duration::from_micros(500);
 /// Bytes of a detached dump written per turn of the loop.
 const DUMP_SLICE_BYTES: u64 = 16 << 20;
 const STDIN: Token = Token(0);
@@ -192,6 +198,8 @@ pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
     let mut escape = Escape::default();
     let mut pending_input: Vec<u8> = Vec::new();
     let started = std::time::Instant::now();
+    // When gdb was last served while the machine stood still (see GDB_SPIN).
+    let mut gdb_served: Option<std::time::Instant> = None;
     let status = 'outer: loop {
         if let Some(code) = l.gdb.as_ref().and_then(|g| g.exit) {
             break code;
@@ -295,6 +303,12 @@ pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
         if let Some(t) = l.qmp.as_ref().and_then(|q| q.timeout()) {
             timeout = Some(timeout.map_or(t, |x| x.min(t)));
         }
+        if timeout != Some(Duration::ZERO)
+            && !l.emu.m.running()
+            && gdb_served.is_some_and(|t| t.elapsed() < GDB_SPIN)
+        {
+            timeout = Some(Duration::ZERO);
+        }
         if let Err(e) = l.poll.poll(&mut events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 eprintln!("haltpoint: poll failed: {e}");
@@ -346,6 +360,7 @@ pub fn run(m: Machine, sink: Sink, opts: Options) -> i32 {
                 }
             } else if let Some(g) = l.gdb.as_mut() {
                 g.handle_event(t, &mut l.emu, l.poll.registry());
+                gdb_served = Some(std::time::Instant::now());
             }
         }
         if let Some(g) = l.gdb.as_mut() {

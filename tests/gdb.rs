@@ -406,3 +406,35 @@ fn watched_page_stops_only_on_the_watched_bytes() {
     has(&awatch, "Value = 0\n");
     has(&awatch, "Old value = 0\nNew value = 5\n");
 }
+
+/// User plus system CPU time of process `pid` so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // The fields after the command name (which is in parentheses): utime is the 12th,
+    // stime the 13th.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_stopped_machine_with_gdb_attached_sleeps() {
+    // After it serves gdb, the loop polls for the next packet for a moment instead of
+    // sleeping (stepping is much faster that way), but only for a moment: a machine
+    // stopped under an idle debugger must cost no CPU.
+    let hp = Hp::start(&[]);
+    let mut s = TcpStream::connect(("127.0.0.1", hp.port)).expect("connect");
+    for _ in 0..5 {
+        s.write_all(b"$s#73").unwrap();
+        let got = read_until(&mut s, "T05thread:");
+        assert!(got.contains("T05thread:"), "no stop after a step: {got:?}");
+        s.write_all(b"+").unwrap();
+    }
+    let before = cpu_ticks(hp.child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(hp.child.id()) - before;
+    // Clock ticks are 10 ms: polling without end would use about 200 in two seconds.
+    assert!(used <= 5, "{used} ticks of CPU while stopped and idle");
+    s.write_all(b"$?#3f").unwrap();
+    assert!(read_until(&mut s, "T05thread:").contains("T05thread:"));
+}
