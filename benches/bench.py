@@ -31,6 +31,26 @@ MARKER = b"HALTPOINT-MARKER"
 REPEAT = max(1, int(os.environ.get("HP_BENCH_REPEAT", "3")))
 
 
+# The issues' targets: a ratio to QEMU to reach, or a haltpoint value to stay under.
+TARGETS = {
+    "cpu-bound guest MIPS": ("ratio", 0.3),
+    "mem-bound guest MIPS": ("ratio", 3.0),
+    "Debian boot to marker": ("ratio", 1.0),
+    "gdb stepi per second": ("ratio", 5.0),
+    "watchpoint slowdown": ("under", 1.1),
+}
+
+
+def target(row, ratio):
+    """The target column: the target and whether this run met it."""
+    kind, want = TARGETS.get(row["what"], (None, None))
+    if kind == "ratio" and ratio is not None:
+        return f">={want:g}x {'met' if ratio >= want else 'NOT MET'}"
+    if kind == "under":
+        return f"<{want:g}x {'met' if row['hp'] < want else 'NOT MET'}"
+    return ""
+
+
 def timed(cmd, marker=None, timeout=600):
     """Runs cmd; returns (seconds until marker or exit, exit status, stdout, stderr).
     A run that outlives `timeout` is killed and reported with status None."""
@@ -383,17 +403,19 @@ def main():
         elif r:
             rows.append(r)
     print()
-    print(f"{'benchmark':<28}{'haltpoint':>12}{'QEMU TCG':>12}{'ratio':>10}")
+    print(f"{'benchmark':<28}{'haltpoint':>12}{'QEMU TCG':>12}{'ratio':>10}   target")
     for r in rows:
         if "hp" not in r:
             continue
         q = r.get("qemu")
+        ratio = None
         if q:
             ratio = (q / r["hp"]) if r.get("lower") else (r["hp"] / q)
             qs, rs = f"{q:.2f}", f"{ratio:.2f}x"
         else:
             qs, rs = "-", "-"
-        print(f"{r['what']:<28}{r['hp']:>9.2f} {r['unit']:<3}{qs:>9} {r['unit']:<3}{rs:>7}")
+        print(f"{r['what']:<28}{r['hp']:>9.2f} {r['unit']:<3}{qs:>9} {r['unit']:<3}{rs:>7}"
+              f"   {target(r, ratio)}")
         for n in r.get("note", []):
             print(f"    ({n})")
     print("\nratio: haltpoint speed / QEMU speed (above 1 = haltpoint faster)")
