@@ -438,3 +438,78 @@ fn a_stopped_machine_with_gdb_attached_sleeps() {
     s.write_all(b"$?#3f").unwrap();
     assert!(read_until(&mut s, "T05thread:").contains("T05thread:"));
 }
+
+#[test]
+fn next_and_step_range_step_over_source_lines() {
+    // lines.c (built with -g -O0) has a line that loops 3000 times and a call to a
+    // function whose single line loops 2000 times. gdb steps over a line by asking the
+    // stub to step while pc stays in the line (`vCont;r`): each loop line must take a
+    // few requests, not one per instruction (QEMU, without range stepping, needs some
+    // 40 s for the first `next` here). A breakpoint inside the range must stop it.
+    let elf = common::guest("lines.elf");
+    let mut args = common::bare_args(&elf, &[]);
+    args.push("-S");
+    let hp = Hp::spawn(&args);
+    let out = hp.gdb_elf(
+        Some(&elf),
+        &[
+            "break main",
+            "continue",
+            "next",
+            "info line *$pc",
+            "set debug remote 1",
+            "next",
+            "set debug remote 0",
+            "info line *$pc",
+            "print counter",
+            "step",
+            "info line *$pc",
+            "next",
+            "next",
+            "info line *$pc",
+            "print counter",
+            "kill",
+        ],
+    );
+    has(&out, "Breakpoint 1, main () at ./lines.c:21");
+    has(&out, "Line 22 of \"./lines.c\"");
+    has(&out, "Line 23 of \"./lines.c\"");
+    has(&out, "$1 = 4498501\n");
+    // `step` goes into work(); two `next`s run its loop line and return to main.
+    has(&out, "work (n=2000) at ./lines.c:16");
+    has(&out, "Line 16 of \"./lines.c\"");
+    has(&out, "main () at ./lines.c:24");
+    has(&out, "Line 24 of \"./lines.c\"");
+    has(&out, "$2 = 6497501\n");
+    let ranges = out.matches("Sending packet: $vCont;r").count();
+    let resumes = out.matches("Sending packet: $vCont;").count();
+    assert!(ranges >= 1, "no range stepping: {out}");
+    assert!(
+        resumes < 100,
+        "{resumes} resume requests for one line: {out}"
+    );
+
+    // A breakpoint inside the line being stepped stops the range step there.
+    let hp = Hp::spawn(&args);
+    let out = hp.gdb_elf(
+        Some(&elf),
+        &[
+            "break main",
+            "continue",
+            "next",
+            "x/4i $pc",
+            "break *$_",
+            "next",
+            "print $pc == $_",
+            "info line *$pc",
+            "delete 2",
+            "next",
+            "info line *$pc",
+            "kill",
+        ],
+    );
+    has(&out, "Breakpoint 2, 0x");
+    has(&out, "$1 = 1\n");
+    assert_eq!(out.matches("Line 22 of").count(), 1, "{out}");
+    has(&out, "Line 23 of \"./lines.c\"");
+}

@@ -28,6 +28,11 @@ fn blocks_loops_calls_page_crossing_and_rewritten_code() {
 }
 
 #[test]
+fn lines_runs_without_a_debugger() {
+    expect_pass("lines.elf", &[]);
+}
+
+#[test]
 fn watchpage_runs_without_a_debugger() {
     expect_pass("watchpage.elf", &[]);
 }

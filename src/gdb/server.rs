@@ -204,7 +204,7 @@ impl GdbServer {
                     return;
                 }
                 GdbStubStateMachine::Running(g) => match emu.req.take() {
-                    Some(RunReq::Step(_)) if emu.m.vm.state().needs_reset() => {
+                    Some(RunReq::Step(_) | RunReq::Range(..)) if emu.m.vm.state().needs_reset() => {
                         // QEMU does not resume such a VM; say so at once.
                         let reason =
                             state_reason(emu).unwrap_or(MultiThreadStopReason::SignalWithThread {
@@ -216,12 +216,17 @@ impl GdbServer {
                             Err(e) => return self.settle(emu, registry, Err(e)),
                         }
                     }
-                    Some(RunReq::Step(h)) => {
+                    Some(req @ (RunReq::Step(h) | RunReq::Range(h, ..))) => {
                         emu.cur = h;
                         // A step is a resume and a debug stop: RESUME, then STOP.
                         emu.m.vm.start();
-                        let o = emu.m.debug_step(h);
-                        let reason = stop_reason(emu, o, true);
+                        let (reason, o) = match req {
+                            RunReq::Range(_, start, end) => range_step(emu, h, start..end),
+                            _ => {
+                                let o = emu.m.debug_step(h);
+                                (stop_reason(emu, o, true), o)
+                            }
+                        };
                         emu.m.vm_stop(RunState::Debug);
                         if let Some(code) = exit_code(o) {
                             self.exit = Some(code);
@@ -440,6 +445,39 @@ pub fn exit_code(o: Outcome) -> Option<i32> {
 }
 
 /// The stop reply for an outcome. `step` marks a completed single step.
+/// How long one range step may run before it reports (gdb then asks for the rest):
+/// the loop reads Ctrl-C and other input only between requests.
+const RANGE_STEP_TIME: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Range-steps hart `h` (gdb's `vCont;r`, which `step` and `next` use): one instruction,
+/// then more while pc stays in `range`, nothing else stops the machine, and no
+/// breakpoint is at the new pc. What gdb does with many round trips against QEMU (one
+/// `s` per instruction of a source line) takes one here. Returns the stop to report
+/// and the outcome of the last step.
+fn range_step(
+    emu: &mut Emu,
+    h: usize,
+    range: std::ops::Range<u64>,
+) -> (MultiThreadStopReason<u64>, Outcome) {
+    let started = std::time::Instant::now();
+    let mut n = 0u32;
+    loop {
+        let o = emu.m.debug_step(h);
+        n += 1;
+        if o != Outcome::Budget {
+            return (stop_reason(emu, o, true), o);
+        }
+        let pc = emu.m.harts[h].pc;
+        if emu.m.debug.breakpoint_at(pc).is_some() {
+            return (stop_reason(emu, Outcome::Breakpoint(h), false), o);
+        }
+        let timed_out = n.is_multiple_of(1024) && started.elapsed() >= RANGE_STEP_TIME;
+        if !range.contains(&pc) || timed_out {
+            return (stop_reason(emu, o, true), o);
+        }
+    }
+}
+
 pub fn stop_reason(emu: &mut Emu, o: Outcome, step: bool) -> MultiThreadStopReason<u64> {
     match o {
         Outcome::Breakpoint(h) if !step => {

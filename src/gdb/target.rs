@@ -9,8 +9,9 @@ use crate::machine::debug::Reg;
 use crate::machine::Machine;
 use gdbstub::common::{Signal, Tid};
 use gdbstub::target::ext::base::multithread::{
-    MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
-    MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
+    MultiThreadBase, MultiThreadRangeStepping, MultiThreadRangeSteppingOps, MultiThreadResume,
+    MultiThreadResumeOps, MultiThreadSchedulerLocking, MultiThreadSchedulerLockingOps,
+    MultiThreadSingleStep, MultiThreadSingleStepOps,
 };
 use gdbstub::target::ext::base::single_register_access::{
     SingleRegisterAccess, SingleRegisterAccessOps,
@@ -22,10 +23,22 @@ use gdbstub::target::{Target, TargetError, TargetResult};
 /// What gdb asked the machine to do when it resumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunReq {
+    /// Step this hart while its pc stays in `[start, end)` (gdb's range stepping, for
+    /// `step` and `next`): at least one instruction.
+    Range(usize, u64, u64),
     /// Execute one instruction of this hart.
     Step(usize),
     /// Run (harts not resumed under scheduler locking stay frozen).
     Continue,
+}
+
+/// What gdb asked one hart to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Continue,
+    Step,
+    /// Step while pc is in `[start, end)`.
+    Range(u64, u64),
 }
 
 /// The machine as gdb sees it.
@@ -33,8 +46,8 @@ pub struct Emu {
     pub m: Machine,
     /// The resume request of the last `c`/`s`/`vCont`, taken by the event loop.
     pub req: Option<RunReq>,
-    /// Resume actions: per hart, None (not mentioned), Some(false) continue, Some(true) step.
-    actions: Vec<Option<bool>>,
+    /// Resume actions: per hart, None when not mentioned.
+    actions: Vec<Option<Act>>,
     sched_lock: bool,
     /// The hart of the last stop (reported with Ctrl-C).
     pub cur: usize,
@@ -190,8 +203,12 @@ impl SingleRegisterAccess<Tid> for Emu {
 
 impl MultiThreadResume for Emu {
     fn resume(&mut self) -> Result<(), &'static str> {
-        if let Some(h) = self.actions.iter().position(|a| *a == Some(true)) {
-            self.req = Some(RunReq::Step(h));
+        for (h, a) in self.actions.iter().enumerate() {
+            match a {
+                Some(Act::Step) => self.req = Some(RunReq::Step(h)),
+                Some(Act::Range(start, end)) => self.req = Some(RunReq::Range(h, *start, *end)),
+                _ => continue,
+            }
             return Ok(());
         }
         let lock = self.sched_lock;
@@ -214,7 +231,7 @@ impl MultiThreadResume for Emu {
         _signal: Option<Signal>,
     ) -> Result<(), &'static str> {
         if let Some(a) = self.actions.get_mut(hart_of(t)) {
-            *a = Some(false);
+            *a = Some(Act::Continue);
         }
         Ok(())
     }
@@ -226,6 +243,10 @@ impl MultiThreadResume for Emu {
     fn support_scheduler_locking(&mut self) -> Option<MultiThreadSchedulerLockingOps<'_, Self>> {
         Some(self)
     }
+
+    fn support_range_step(&mut self) -> Option<MultiThreadRangeSteppingOps<'_, Self>> {
+        Some(self)
+    }
 }
 
 impl MultiThreadSingleStep for Emu {
@@ -235,7 +256,21 @@ impl MultiThreadSingleStep for Emu {
         _signal: Option<Signal>,
     ) -> Result<(), &'static str> {
         if let Some(a) = self.actions.get_mut(hart_of(t)) {
-            *a = Some(true);
+            *a = Some(Act::Step);
+        }
+        Ok(())
+    }
+}
+
+impl MultiThreadRangeStepping for Emu {
+    fn set_resume_action_range_step(
+        &mut self,
+        t: Tid,
+        start: u64,
+        end: u64,
+    ) -> Result<(), &'static str> {
+        if let Some(a) = self.actions.get_mut(hart_of(t)) {
+            *a = Some(Act::Range(start, end));
         }
         Ok(())
     }
