@@ -83,7 +83,10 @@ impl Watchpoints {
                 Access::Load => w.kind != WatchKind::Write,
                 Access::Store => w.kind != WatchKind::Read,
             };
-            let (start, end) = (w.pa.max(page_pa), (w.pa + w.len).min(page_pa + PAGE));
+            let (start, end) = (
+                w.pa.max(page_pa),
+                w.pa.saturating_add(w.len).min(page_pa + PAGE),
+            );
             if applies && start < end {
                 lo = lo.min(start - page_pa);
                 hi = hi.max(end - page_pa);
@@ -105,7 +108,7 @@ impl Watchpoints {
     /// Flags the physical pages `[pa, pa+len)` for a watchpoint of `kind`.
     fn watch_pages(&mut self, pa: u64, len: u64, kind: WatchKind) {
         let first = pa >> 12;
-        let last = (pa + len.max(1) - 1) >> 12;
+        let last = pa.saturating_add(len.max(1) - 1) >> 12;
         for pages in self.page_sets(kind) {
             for p in first..=last {
                 *pages.entry(p).or_insert(0) += 1;
@@ -115,7 +118,7 @@ impl Watchpoints {
 
     fn unwatch_pages(&mut self, pa: u64, len: u64, kind: WatchKind) {
         let first = pa >> 12;
-        let last = (pa + len.max(1) - 1) >> 12;
+        let last = pa.saturating_add(len.max(1) - 1) >> 12;
         for pages in self.page_sets(kind) {
             for p in first..=last {
                 if let Some(c) = pages.get_mut(&p) {
@@ -160,7 +163,7 @@ impl Watchpoints {
             if w.kind == WatchKind::Read {
                 continue;
             }
-            if pa < w.pa + w.len && w.pa < pa + len {
+            if pa < w.pa.saturating_add(w.len) && w.pa < pa.saturating_add(len) {
                 let first = pa.max(w.pa);
                 return Some((w.addr + (first - w.pa), w.kind));
             }
@@ -176,7 +179,7 @@ impl Watchpoints {
         }
         for w in &self.list {
             let a = if w.phys { pa } else { va };
-            let overlaps = a < w.addr + w.len && w.addr < a + size;
+            let overlaps = a < w.addr.saturating_add(w.len) && w.addr < a.saturating_add(size);
             let kind_match = matches!(
                 (w.kind, acc),
                 (WatchKind::Access, _)
@@ -193,5 +196,59 @@ impl Watchpoints {
             }
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phys(addr: u64, len: u64, kind: WatchKind) -> Watchpoint {
+        Watchpoint {
+            addr,
+            len,
+            kind,
+            phys: true,
+            pa: addr,
+        }
+    }
+
+    #[test]
+    fn pages_and_spans_follow_the_kind() {
+        let mut w = Watchpoints::default();
+        w.add(phys(0x8000_1800, 8, WatchKind::Write));
+        // A write watchpoint flags the page for stores only.
+        assert!(w.page_watched(0x8000_1000, Access::Store));
+        assert!(!w.page_watched(0x8000_1000, Access::Load));
+        assert!(!w.page_watched(0x8000_2000, Access::Store));
+        assert_eq!(
+            w.page_span(0x8000_1000, Access::Store),
+            Some((0x800, 0x808))
+        );
+        assert_eq!(w.page_span(0x8000_1000, Access::Load), None);
+        // An access watchpoint across a page boundary: both pages, both kinds.
+        w.add(phys(0x8000_2ffc, 8, WatchKind::Access));
+        assert_eq!(
+            w.page_span(0x8000_2000, Access::Load),
+            Some((0xffc, 0x1000))
+        );
+        assert_eq!(w.page_span(0x8000_3000, Access::Store), Some((0, 4)));
+        assert!(w.remove(0x8000_2ffc, 8, WatchKind::Access));
+        assert!(!w.page_watched(0x8000_3000, Access::Load));
+        assert!(w.page_watched(0x8000_1000, Access::Store));
+    }
+
+    #[test]
+    fn a_watchpoint_at_the_end_of_the_address_space() {
+        // Physical-mode watchpoints take any address gdb sends; the range arithmetic
+        // must not wrap (a wrapped range would flag no page, and the hit would be lost).
+        let mut w = Watchpoints::default();
+        let top = u64::MAX - 3;
+        w.add(phys(top, 8, WatchKind::Write));
+        assert!(w.page_watched(u64::MAX & !0xfff, Access::Store));
+        assert!(w.check(0, top, top, 4, Access::Store));
+        assert_eq!(w.hit.as_ref().map(|h| h.addr), Some(top));
+        assert!(!w.check(0, top - 8, top - 8, 4, Access::Store));
+        assert_eq!(w.check_dma(top, 4), Some((top, WatchKind::Write)));
     }
 }
