@@ -5,8 +5,9 @@
   The instruction count is haltpoint's exact retired count (--stats); the workloads do a
   fixed amount of work, so QEMU executes the same instructions.
 - Boot of Debian's kernel to the initramfs marker: seconds of wall time.
-- gdb: stepi, raw step packets and continue-to-breakpoint rates, Ctrl-C latency, and
-  the CPU workload's slowdown with a watchpoint on a page it uses all the time.
+- gdb: stepi, raw step packets and continue-to-breakpoint rates, `next` over a loop
+  line, Ctrl-C latency, and the CPU workload's slowdown with a watchpoint on a page it
+  uses all the time.
 
 Speed is measured here, never asserted in tests. Usage: python3 benches/bench.py [names]
 
@@ -235,6 +236,34 @@ def raw_steps(n=20000):
     return row
 
 
+def gdb_next_line():
+    """gdb `next` over a source line that loops 3000 times (tests/guests/lines.c):
+    seconds. haltpoint range-steps it (`vCont;r`); QEMU has no range stepping, so gdb
+    single-steps each of its instructions there."""
+    gdb = shutil.which("gdb-multiarch")
+    if not gdb:
+        return None
+    elf = os.path.join(ROOT, "tests", "guests", "lines.elf")
+    row = {"what": "gdb next over a loop line", "unit": "s", "lower": True}
+    for who, exe in [("hp", HP)] + ([("qemu", QEMU)] if QEMU else []):
+        p, port = start_stopped(
+            lambda port, exe=exe: [exe, "-M", "virt", "-bios", "none", "-nographic",
+                                   "-kernel", elf, "-S", "-gdb", f"tcp:127.0.0.1:{port}"])
+        script = ["-ex", f"target remote :{port}", "-ex", "break main", "-ex", "continue",
+                  "-ex", "next", "-ex", "next", "-ex", "print counter", "-ex", "kill"]
+        t0 = time.monotonic()
+        r = subprocess.run([gdb, "-batch", "-nx", elf] + script, capture_output=True,
+                           timeout=600)
+        t = time.monotonic() - t0
+        p.kill()
+        p.wait()
+        if b"$1 = 4498501" not in r.stdout:
+            print(f"next: {who} did not step over the line: {r.stdout[-300:]!r}")
+            return None
+        row[who] = t
+    return row
+
+
 def gdb_continue_to_break(n=500):
     """Continues to a breakpoint in cpu.elf's hot loop and back, per second."""
     gdb = shutil.which("gdb-multiarch")
@@ -387,8 +416,8 @@ def ctrl_c_latency(n=50):
 
 
 def main():
-    which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep", "contbreak", "ctrlc",
-                             "watch", "qmp"]
+    which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep", "next", "contbreak",
+                             "ctrlc", "watch", "qmp"]
     if not os.path.exists(HP):
         sys.exit("build first: cargo build --release")
     if not QEMU:
@@ -396,7 +425,7 @@ def main():
     rows = []
     for w in which:
         r = {"boot": boot, "stepi": gdb_stepi, "rawstep": raw_steps,
-             "contbreak": gdb_continue_to_break, "watch": watch_cost,
+             "contbreak": gdb_continue_to_break, "watch": watch_cost, "next": gdb_next_line,
              "qmp": qmp_round_trips, "ctrlc": ctrl_c_latency}.get(w, lambda: bare(w))()
         if isinstance(r, list):
             rows.extend(r)
