@@ -69,7 +69,8 @@ const GEN_LAST: u64 = 4094 << GEN_SHIFT;
 /// generation bump; the array is cleared only when the generation wraps.
 pub struct Tlb {
     pub e: Box<[TlbEntry]>,
-    /// Pages with a watchpoint of this TLB's access kind: consulted by the slow path.
+    /// Pages with a watchpoint of this TLB's access kind, with their watched spans:
+    /// consulted when `e` misses (see [`Tlb::watched`]).
     pub w: Box<[WatchedEntry]>,
     pub gen: u64,
 }

@@ -323,7 +323,15 @@ impl Machine {
     }
 
     pub fn debug_remove_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
-        self.bus.watch.remove(addr, len.max(1), kind)
+        if !self.bus.watch.remove(addr, len.max(1), kind) {
+            return false;
+        }
+        // Its pages go back to the main TLBs (until then they would take the watched
+        // pages' path, correctly but more slowly).
+        for hart in &mut self.harts {
+            hart.mmu.flush_all();
+        }
+        true
     }
 
     /// Restores every breakpoint slot to an undecoded slot (re-decoded from memory).
