@@ -27,6 +27,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HP = os.path.join(ROOT, "target", "release", "haltpoint")
 QEMU = shutil.which("qemu-system-riscv64")
+GDB = shutil.which("gdb-multiarch")
+CPU_ELF = os.path.join(ROOT, "benches", "guests", "cpu.elf")
 CACHE = os.environ.get("HALTPOINT_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "haltpoint")
 MARKER = b"HALTPOINT-MARKER"
@@ -169,34 +171,44 @@ def start_stopped(cmd_for_port):
     return p, port
 
 
-def emulators():
-    elf = os.path.join(ROOT, "benches", "guests", "cpu.elf")
-    base = ["-M", "virt", "-bios", "none", "-nographic", "-kernel", elf, "-S"]
-    out = [("hp", lambda port: [HP] + base + ["-gdb", f"tcp:127.0.0.1:{port}"])]
-    if QEMU:
-        out.append(("qemu", lambda port: [QEMU] + base + ["-gdb", f"tcp:127.0.0.1:{port}"]))
-    return out
+def stopped(exe, elf=CPU_ELF):
+    """The command line (given the port) that starts `exe` on `elf`, stopped and waiting
+    for gdb."""
+    return lambda port: [exe, "-M", "virt", "-bios", "none", "-nographic", "-kernel", elf,
+                         "-S", "-gdb", f"tcp:127.0.0.1:{port}"]
+
+
+def emulators(elf=CPU_ELF):
+    return [(who, stopped(exe, elf)) for who, exe in (("hp", HP), ("qemu", QEMU)) if exe]
+
+
+def gdb_batch(cmd, cmds, symbols=None, timeout=600):
+    """Starts an emulator with `cmd` (see `stopped`), runs gdb-multiarch in batch mode
+    against it with `cmds` after connecting (with the ELF `symbols`, if given) and kills
+    the emulator. Returns (seconds gdb took, its output)."""
+    p, port = start_stopped(cmd)
+    args = [GDB, "-batch", "-nx"] + ([symbols] if symbols else [])
+    for c in [f"target remote :{port}"] + cmds:
+        args += ["-ex", c]
+    t0 = time.monotonic()
+    r = subprocess.run(args, capture_output=True, timeout=timeout)
+    t = time.monotonic() - t0
+    p.kill()
+    p.wait()
+    return t, r.stdout + r.stderr
 
 
 def gdb_stepi(n=2000):
     """stepi per second through gdb-multiarch."""
-    gdb = shutil.which("gdb-multiarch")
-    if not gdb:
+    if not GDB:
         print("gdb: gdb-multiarch not installed")
         return None
     row = {"what": "gdb stepi per second", "unit": "/s"}
     # Best of REPEAT, alternating: round trips vary with where the scheduler puts gdb.
     for _ in range(REPEAT):
         for who, cmd in emulators():
-            p, port = start_stopped(cmd)
-            script = ["-ex", "set pagination off", "-ex", f"target remote :{port}",
-                      "-ex", "stepi", "-ex", f"stepi {n}", "-ex", "kill"]
-            t0 = time.monotonic()
-            subprocess.run([gdb, "-batch", "-nx"] + script, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=600)
-            row[who] = max(row.get(who, 0), n / (time.monotonic() - t0))
-            p.kill()
-            p.wait()
+            t, _ = gdb_batch(cmd, ["set pagination off", "stepi", f"stepi {n}", "kill"])
+            row[who] = max(row.get(who, 0), n / t)
     return row
 
 
@@ -243,25 +255,15 @@ def gdb_next_line():
     """gdb `next` over a source line that loops 3000 times (tests/guests/lines.c):
     seconds. haltpoint range-steps it (`vCont;r`); QEMU has no range stepping, so gdb
     single-steps each of its instructions there."""
-    gdb = shutil.which("gdb-multiarch")
-    if not gdb:
+    if not GDB:
         return None
     elf = os.path.join(ROOT, "tests", "guests", "lines.elf")
     row = {"what": "gdb next over a loop line", "unit": "s", "lower": True}
-    for who, exe in [("hp", HP)] + ([("qemu", QEMU)] if QEMU else []):
-        p, port = start_stopped(
-            lambda port, exe=exe: [exe, "-M", "virt", "-bios", "none", "-nographic",
-                                   "-kernel", elf, "-S", "-gdb", f"tcp:127.0.0.1:{port}"])
-        script = ["-ex", f"target remote :{port}", "-ex", "break main", "-ex", "continue",
-                  "-ex", "next", "-ex", "next", "-ex", "print counter", "-ex", "kill"]
-        t0 = time.monotonic()
-        r = subprocess.run([gdb, "-batch", "-nx", elf] + script, capture_output=True,
-                           timeout=600)
-        t = time.monotonic() - t0
-        p.kill()
-        p.wait()
-        if b"$1 = 4498501" not in r.stdout:
-            print(f"next: {who} did not step over the line: {r.stdout[-300:]!r}")
+    for who, cmd in emulators(elf):
+        t, out = gdb_batch(cmd, ["break main", "continue", "next", "next", "print counter",
+                                 "kill"], symbols=elf)
+        if b"$1 = 4498501" not in out:
+            print(f"next: {who} did not step over the line: {out[-300:]!r}")
             return None
         row[who] = t
     return row
@@ -269,23 +271,15 @@ def gdb_next_line():
 
 def gdb_continue_to_break(n=500):
     """Continues to a breakpoint in cpu.elf's hot loop and back, per second."""
-    gdb = shutil.which("gdb-multiarch")
-    if not gdb:
+    if not GDB:
         return None
     row = {"what": "gdb continue-to-break /s", "unit": "/s"}
     for who, cmd in emulators():
-        p, port = start_stopped(cmd)
-        script = ["-ex", "set pagination off", "-ex", f"target remote :{port}",
-                  "-ex", "break *0x80000708", "-ex", "continue",
-                  "-ex", f"continue {n}", "-ex", "kill"]
-        t0 = time.monotonic()
-        subprocess.run([gdb, "-batch", "-nx"] + script, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=600)
+        t, _ = gdb_batch(cmd, ["set pagination off", "break *0x80000708", "continue",
+                               f"continue {n}", "kill"])
         # `continue N` ignores the breakpoint N-1 times: N stops and resumes in total,
         # but the ignored ones are handled inside gdb too (a round trip each).
-        row[who] = n / (time.monotonic() - t0)
-        p.kill()
-        p.wait()
+        row[who] = n / t
     return row
 
 
@@ -294,39 +288,25 @@ def watch_cost():
     watchpoint on a word it never writes on a page it uses all the time (sort_buf's):
     seconds for each, and the slowdown the watchpoint causes. A watched page is QEMU's
     bad case (every access to it leaves the fast path)."""
-    gdb = shutil.which("gdb-multiarch")
-    if not gdb:
+    if not GDB:
         return []
-    elf = os.path.join(ROOT, "benches", "guests", "cpu.elf")
 
-    def run(exe, watch):
-        p, port = start_stopped(
-            lambda port: [exe, "-M", "virt", "-bios", "none", "-nographic", "-kernel", elf,
-                          "-S", "-gdb", f"tcp:127.0.0.1:{port}"])
-        script = ["-ex", f"target remote :{port}"]
-        if watch:
-            # group_open shares a page with sort_buf and is only written by the
-            # test harness, which the benchmark does not call.
-            script += ["-ex", "watch *(long *)&group_open"]
-        script += ["-ex", "continue"]
-        t0 = time.monotonic()
-        r = subprocess.run([gdb, "-batch", "-nx", elf] + script, capture_output=True,
-                           timeout=900)
-        t = time.monotonic() - t0
-        p.kill()
-        p.wait()
-        out = r.stdout + r.stderr
+    def run(cmd, watch):
+        # group_open shares a page with sort_buf and is only written by the test
+        # harness, which the benchmark does not call.
+        t, out = gdb_batch(cmd, (["watch *(long *)&group_open"] if watch else []) + ["continue"],
+                           symbols=CPU_ELF, timeout=900)
         # QEMU drops the connection when the guest powers off; haltpoint reports the
         # exit. A watchpoint hit or any other stop is a failure.
         ended = b"exited normally" in out or b"Remote connection closed" in out
         return t if ended and b"Old value" not in out and b"received signal" not in out else None
 
-    exes = [("hp", HP)] + ([("qemu", QEMU)] if QEMU else [])
+    exes = emulators()
     best = {}
     for _ in range(REPEAT):
-        for who, exe in exes:
+        for who, cmd in exes:
             for watch in (False, True):
-                t = run(exe, watch)
+                t = run(cmd, watch)
                 if t is None:
                     print(f"watch: {who} did not run to the end (watch={watch})")
                     return []

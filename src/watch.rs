@@ -2,9 +2,9 @@
 //!
 //! The TLBs never cache a page that holds a watchpoint an access of their kind can hit
 //! (loads: read and access watchpoints; stores: write and access watchpoints), so only
-//! such accesses reach [`Watchpoints::check`]; every other access pays nothing. The gdb server adds and
-//! removes watchpoints; a hit is recorded here and turned into a debug stop by the
-//! machine before the access takes effect.
+//! such accesses reach [`Watchpoints::check`]; every other access pays nothing. The gdb
+//! server adds and removes watchpoints; a hit is recorded here and turned into a debug
+//! stop by the machine before the access takes effect.
 
 use crate::cpu::trap::Access;
 use std::collections::HashMap;
@@ -17,6 +17,22 @@ pub enum WatchKind {
     Read,
     Access,
 }
+
+impl WatchKind {
+    /// Whether an access of kind `acc` can hit a watchpoint of this kind (a fetch never
+    /// does).
+    fn sees(self, acc: Access) -> bool {
+        matches!(
+            (self, acc),
+            (WatchKind::Access, Access::Load | Access::Store)
+                | (WatchKind::Write, Access::Store)
+                | (WatchKind::Read, Access::Load)
+        )
+    }
+}
+
+/// The access kinds watchpoints see, in the order of [`Watchpoints::pages`]' counts.
+const SEEN: [Access; 2] = [Access::Load, Access::Store];
 
 #[derive(Clone, Debug)]
 pub struct Watchpoint {
@@ -41,11 +57,9 @@ pub struct WatchHit {
 #[derive(Default)]
 pub struct Watchpoints {
     pub list: Vec<Watchpoint>,
-    /// Physical pages (page numbers) with at least one watchpoint that loads can hit
-    /// (read and access watchpoints), with counts.
-    read_pages: HashMap<u64, usize>,
-    /// The same for stores (write and access watchpoints).
-    write_pages: HashMap<u64, usize>,
+    /// Physical pages (page numbers) with at least one watchpoint, with the number of
+    /// watchpoints that loads and that stores can hit there (see [`SEEN`]).
+    pages: HashMap<u64, [usize; 2]>,
     pub hit: Option<WatchHit>,
     /// Set while the debugger steps over the instruction that hit: no checks.
     pub suspended: bool,
@@ -54,19 +68,17 @@ pub struct Watchpoints {
 impl Watchpoints {
     #[inline(always)]
     pub fn active(&self) -> bool {
-        !self.read_pages.is_empty() || !self.write_pages.is_empty()
+        !self.pages.is_empty()
     }
 
     /// Whether an access of kind `acc` to the physical page at `page_pa` can hit a
     /// watchpoint (fetches never do).
     #[inline]
     pub fn page_watched(&self, page_pa: u64, acc: Access) -> bool {
-        let pages = match acc {
-            Access::Fetch => return false,
-            Access::Load => &self.read_pages,
-            Access::Store => &self.write_pages,
+        let Some(k) = SEEN.iter().position(|&a| a == acc) else {
+            return false;
         };
-        !pages.is_empty() && pages.contains_key(&(page_pa >> 12))
+        !self.pages.is_empty() && self.pages.get(&(page_pa >> 12)).is_some_and(|c| c[k] > 0)
     }
 
     /// For a page where accesses of kind `acc` can hit a watchpoint: the page offsets
@@ -77,17 +89,12 @@ impl Watchpoints {
             return None;
         }
         let (mut lo, mut hi) = (PAGE, 0);
-        for w in &self.list {
-            let applies = match acc {
-                Access::Fetch => false,
-                Access::Load => w.kind != WatchKind::Write,
-                Access::Store => w.kind != WatchKind::Read,
-            };
+        for w in self.list.iter().filter(|w| w.kind.sees(acc)) {
             let (start, end) = (
                 w.pa.max(page_pa),
                 w.pa.saturating_add(w.len).min(page_pa + PAGE),
             );
-            if applies && start < end {
+            if start < end {
                 lo = lo.min(start - page_pa);
                 hi = hi.max(end - page_pa);
             }
@@ -96,44 +103,26 @@ impl Watchpoints {
         Some(if lo < hi { (lo, hi) } else { (0, PAGE) })
     }
 
-    /// The page sets a watchpoint of `kind` flags.
-    fn page_sets(&mut self, kind: WatchKind) -> Vec<&mut HashMap<u64, usize>> {
-        match kind {
-            WatchKind::Read => vec![&mut self.read_pages],
-            WatchKind::Write => vec![&mut self.write_pages],
-            WatchKind::Access => vec![&mut self.read_pages, &mut self.write_pages],
-        }
-    }
-
-    /// Flags the physical pages `[pa, pa+len)` for a watchpoint of `kind`.
-    fn watch_pages(&mut self, pa: u64, len: u64, kind: WatchKind) {
-        let first = pa >> 12;
-        let last = pa.saturating_add(len.max(1) - 1) >> 12;
-        for pages in self.page_sets(kind) {
-            for p in first..=last {
-                *pages.entry(p).or_insert(0) += 1;
-            }
-        }
-    }
-
-    fn unwatch_pages(&mut self, pa: u64, len: u64, kind: WatchKind) {
-        let first = pa >> 12;
-        let last = pa.saturating_add(len.max(1) - 1) >> 12;
-        for pages in self.page_sets(kind) {
-            for p in first..=last {
-                if let Some(c) = pages.get_mut(&p) {
-                    *c -= 1;
-                    if *c == 0 {
-                        pages.remove(&p);
-                    }
+    /// Counts `w` in (or, with `add` false, out of) the pages it covers.
+    fn count_pages(&mut self, w: &Watchpoint, add: bool) {
+        let first = w.pa >> 12;
+        let last = w.pa.saturating_add(w.len.max(1) - 1) >> 12;
+        for p in first..=last {
+            let counts = self.pages.entry(p).or_default();
+            for (n, acc) in counts.iter_mut().zip(SEEN) {
+                if w.kind.sees(acc) {
+                    *n = if add { *n + 1 } else { n.saturating_sub(1) };
                 }
+            }
+            if *counts == [0, 0] {
+                self.pages.remove(&p);
             }
         }
     }
 
     /// Adds a watchpoint and flags its pages.
     pub fn add(&mut self, w: Watchpoint) {
-        self.watch_pages(w.pa, w.len, w.kind);
+        self.count_pages(&w, true);
         self.list.push(w);
     }
 
@@ -147,7 +136,7 @@ impl Watchpoints {
             return false;
         };
         let w = self.list.remove(i);
-        self.unwatch_pages(w.pa, w.len, w.kind);
+        self.count_pages(&w, false);
         true
     }
 
@@ -159,10 +148,7 @@ impl Watchpoints {
         if self.suspended {
             return None;
         }
-        for w in &self.list {
-            if w.kind == WatchKind::Read {
-                continue;
-            }
+        for w in self.list.iter().filter(|w| w.kind.sees(Access::Store)) {
             if pa < w.pa.saturating_add(w.len) && w.pa < pa.saturating_add(len) {
                 let first = pa.max(w.pa);
                 return Some((w.addr + (first - w.pa), w.kind));
@@ -174,19 +160,12 @@ impl Watchpoints {
     /// Checks an access against the watchpoints; records the hit and returns true when
     /// the access must stop before it takes effect.
     pub fn check(&mut self, hart: usize, va: u64, pa: u64, size: u64, acc: Access) -> bool {
-        if self.suspended || acc == Access::Fetch {
+        if self.suspended {
             return false;
         }
-        for w in &self.list {
+        for w in self.list.iter().filter(|w| w.kind.sees(acc)) {
             let a = if w.phys { pa } else { va };
-            let overlaps = a < w.addr.saturating_add(w.len) && w.addr < a.saturating_add(size);
-            let kind_match = matches!(
-                (w.kind, acc),
-                (WatchKind::Access, _)
-                    | (WatchKind::Write, Access::Store)
-                    | (WatchKind::Read, Access::Load)
-            );
-            if overlaps && kind_match {
+            if a < w.addr.saturating_add(w.len) && w.addr < a.saturating_add(size) {
                 self.hit = Some(WatchHit {
                     hart,
                     addr: w.addr.max(a),

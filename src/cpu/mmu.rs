@@ -110,6 +110,21 @@ impl Tlb {
         })
     }
 
+    /// The RAM offset of an access of `size` bytes at `va` that needs no slow path: a
+    /// hit within one page in the main TLB, or on a watched page outside its watched
+    /// span.
+    #[inline(always)]
+    fn ram_offset(&self, va: u64, size: usize) -> Option<usize> {
+        let e = self.entry(va);
+        if e.vpn == self.tag(va) && (va & 0xfff) as usize <= 4096 - size {
+            return Some(va.wrapping_add(e.off) as usize);
+        }
+        match self.watched(va, size) {
+            Some((i, false)) => Some(i),
+            _ => None,
+        }
+    }
+
     pub fn flush(&mut self) {
         if self.gen >= GEN_LAST {
             self.e.fill(EMPTY);
@@ -503,16 +518,7 @@ impl Hart {
     #[inline(always)]
     pub fn load(&mut self, bus: &mut Bus, va: u64, size: usize, left: u64) -> Result<u64, Trap> {
         let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Load as usize];
-        let e = tlb.entry(va);
-        if e.vpn == tlb.tag(va) && (va & 0xfff) as usize <= 4096 - size {
-            let i = va.wrapping_add(e.off) as usize;
-            if let Some(b) = bus.ram.data.get(i..i + size) {
-                let mut v = [0u8; 8];
-                v[..size].copy_from_slice(b);
-                return Ok(u64::from_le_bytes(v));
-            }
-        } else if let Some((i, false)) = tlb.watched(va, size) {
-            // A watched page, away from its watchpoints.
+        if let Some(i) = tlb.ram_offset(va, size) {
             if let Some(b) = bus.ram.data.get(i..i + size) {
                 let mut v = [0u8; 8];
                 v[..size].copy_from_slice(b);
@@ -606,17 +612,10 @@ impl Hart {
         val: u64,
         left: u64,
     ) -> Result<(), Trap> {
+        // (Store TLBs never map code, watched pages included: they are flushed when a
+        // page becomes code.)
         let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Store as usize];
-        let e = tlb.entry(va);
-        if e.vpn == tlb.tag(va) && (va & 0xfff) as usize <= 4096 - size {
-            let i = va.wrapping_add(e.off) as usize;
-            if let Some(b) = bus.ram.data.get_mut(i..i + size) {
-                b.copy_from_slice(&val.to_le_bytes()[..size]);
-                return Ok(());
-            }
-        } else if let Some((i, false)) = tlb.watched(va, size) {
-            // A watched page, away from its watchpoints (and never code: the store
-            // TLBs are flushed when a page becomes code).
+        if let Some(i) = tlb.ram_offset(va, size) {
             if let Some(b) = bus.ram.data.get_mut(i..i + size) {
                 b.copy_from_slice(&val.to_le_bytes()[..size]);
                 return Ok(());

@@ -316,9 +316,7 @@ impl Machine {
             phys,
             pa,
         });
-        for hart in &mut self.harts {
-            hart.mmu.flush_all();
-        }
+        self.flush_tlbs_for_watchpoints();
         true
     }
 
@@ -326,12 +324,16 @@ impl Machine {
         if !self.bus.watch.remove(addr, len.max(1), kind) {
             return false;
         }
-        // Its pages go back to the main TLBs (until then they would take the watched
-        // pages' path, correctly but more slowly).
+        self.flush_tlbs_for_watchpoints();
+        true
+    }
+
+    /// The watched pages changed: empty every TLB, so pages now watched leave the main
+    /// TLBs and pages no longer watched return to them.
+    fn flush_tlbs_for_watchpoints(&mut self) {
         for hart in &mut self.harts {
             hart.mmu.flush_all();
         }
-        true
     }
 
     /// Restores every breakpoint slot to an undecoded slot (re-decoded from memory).
