@@ -8,7 +8,7 @@ DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-mi
 # ... and the crash utility's tests: qemu-user runs Debian's riscv64 crash on the host.
 DEB_CRASH := qemu-user-static
 
-.PHONY: all build run test test-crash test-unit test-linux deps deps-build deps-crash bench guests lint fmt clippy clean qmp-doc venv
+.PHONY: all build run test test-quick test-crash deps deps-build deps-crash bench guests lint fmt clippy clean qmp-doc venv
 
 all: build
 
@@ -43,21 +43,35 @@ venv: deps
 	@[ -x $(VENV)/bin/python3 ] && $(VENV)/bin/python3 -c 'import qemu.qmp' 2>/dev/null || \
 	  { python3 -m venv $(VENV) && $(VENV)/bin/pip install -q qemu.qmp; }
 
-# Everything the tests need, then the tests: unit, guest programs, QMP, Linux.
-test: deps venv build
+# Everything the tests need, then every test: unit, guest programs, QMP, Linux, and the
+# slow ones (below). fetch-crash.sh downloads the kernel's -dbg package (about 1 GB)
+# once into the cache.
+test: deps-crash venv build
+	sh tests/linux/fetch.sh
+	sh tests/linux/fetch-crash.sh
+	$(CARGO) test --release -- --test-threads=2
+	$(SLOW_TESTS)
+
+# The slow tests (several minutes): the real crash utility (Debian trixie's riscv64
+# build, under qemu-user) on dumps of Debian's kernel after a sysrq panic, and
+# gdb-multiarch on the running kernel with the -dbg package's symbols. They are
+# #[ignore]d so that the parallel stage above leaves them out; each runs in its own
+# stage, which keeps the timing tests of the first stage off a loaded host.
+define SLOW_TESTS
+$(CARGO) test --release --test crash_utility -- --ignored --nocapture
+$(CARGO) test --release --test gdb_linux -- --ignored --test-threads=2
+endef
+
+# For development: every test but the slow ones (no 1 GB download).
+test-quick: deps venv build
 	sh tests/linux/fetch.sh
 	$(CARGO) test --release -- --test-threads=2
 
-# The slow tests (several minutes, CI runs them after `make test`): the real crash
-# utility (Debian trixie's riscv64 build, under qemu-user) on dumps of Debian's kernel
-# after a sysrq panic, and gdb-multiarch on the running kernel with its symbols. They
-# are #[ignore]d, so `make test` skips them; this runs them. fetch-crash.sh downloads
-# the kernel's -dbg package (about 1 GB) once into the cache.
+# For development: only the slow tests.
 test-crash: deps-crash build
 	sh tests/linux/fetch.sh
 	sh tests/linux/fetch-crash.sh
-	$(CARGO) test --release --test crash_utility -- --ignored --nocapture
-	$(CARGO) test --release --test gdb_linux -- --ignored --test-threads=2
+	$(SLOW_TESTS)
 
 bench: deps build
 	sh tests/linux/fetch.sh

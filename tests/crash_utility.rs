@@ -1,5 +1,5 @@
-//! The real `crash` utility on haltpoint's dumps of Debian's kernel (slow: `make
-//! test-crash`, which fetches what it needs with tests/linux/fetch-crash.sh).
+//! The real `crash` utility on haltpoint's dumps of Debian's kernel (slow; `make test`
+//! runs it in its own stage and fetches what it needs with tests/linux/fetch-crash.sh).
 //!
 //! Debian's kernel, with qemu_fw_cfg loaded (so it registers its VMCOREINFO), panics
 //! through `echo c > /proc/sysrq-trigger`. haltpoint catches the panic by symbol, with
@@ -14,9 +14,9 @@
 //! `panic` return addresses on the active tasks' stacks and its panic message in the
 //! log, neither of which exists yet on `panic`'s first instructions.
 //!
-//! These tests are `#[ignore]`d so that `make test` skips them; `make test-crash` runs
-//! them with `--ignored`. crash loads the 300 MB debug vmlinux under qemu-user: about two
-//! minutes a session.
+//! These tests are `#[ignore]`d so that the parallel stage of `make test` leaves them
+//! out; its next stage (also `make test-crash`) runs them with `--ignored`. crash loads
+//! the 300 MB debug vmlinux under qemu-user: about two minutes a session.
 
 mod common;
 
@@ -32,7 +32,7 @@ fn crash_cache() -> (String, PathBuf) {
     let sysroot = dir.join("sysroot");
     assert!(
         vmlinux.exists() && sysroot.join("usr/bin/crash").exists(),
-        "{} is incomplete: run `sh tests/linux/fetch-crash.sh` (make test-crash does)",
+        "{} is incomplete: run `sh tests/linux/fetch-crash.sh` (make test does)",
         dir.display()
     );
     (vmlinux.display().to_string(), sysroot)
@@ -51,9 +51,7 @@ fn qemu_user() -> &'static str {
             return q;
         }
     }
-    panic!(
-        "no qemu-riscv64-static or qemu-riscv64: install qemu-user-static (make test-crash does)"
-    );
+    panic!("no qemu-riscv64-static or qemu-riscv64: install qemu-user-static (make test does)");
 }
 
 /// Runs `crash -s VMLINUX DUMP` under qemu-user with `commands` (then `quit`); its
@@ -133,7 +131,7 @@ fn check_crash_output(what: &str, out: &str, status: i32, kver: &str, context: &
 }
 
 #[test]
-#[ignore = "slow (minutes): run by make test-crash"]
+#[ignore = "slow (minutes): make test runs it in its own stage"]
 fn crash_reads_elf_and_kdump_dumps_of_a_sysrq_panic() {
     let (vmlinux, sysroot) = crash_cache();
     let kver = std::fs::read_to_string(common::linux_cache().join("kernel-version"))

@@ -1,6 +1,6 @@
 //! Real `gdb-multiarch` (batch mode) against Debian's kernel, with the symbols of its
-//! `-dbg` package's vmlinux (slow, and it needs that 1 GB package: `make test-crash`,
-//! which fetches it with tests/linux/fetch-crash.sh).
+//! `-dbg` package's vmlinux (slow, and it needs that 1 GB package, which `make test`
+//! fetches with tests/linux/fetch-crash.sh).
 //!
 //! Each test boots Debian's kernel with OpenSBI and the test initramfs (tests/linux/init:
 //! the word `hp=...` on the command line picks what /init does) under haltpoint with
@@ -19,8 +19,8 @@
 //! after them; gdb puts a breakpoint location on each (`Breakpoint 1 at ...: NAME. (2
 //! locations)`), and a call stops on the first one (`1.1`).
 //!
-//! These tests are `#[ignore]`d so that `make test` skips them; `make test-crash` runs
-//! them with `--ignored`.
+//! These tests are `#[ignore]`d so that the parallel stage of `make test` leaves them
+//! out; its next stage (also `make test-crash`) runs them with `--ignored`.
 
 mod common;
 
@@ -43,7 +43,7 @@ fn vmlinux() -> String {
     let p = common::linux_cache().join("crash/vmlinux");
     assert!(
         p.exists(),
-        "{} is missing: run `sh tests/linux/fetch-crash.sh` (make test-crash does)",
+        "{} is missing: run `sh tests/linux/fetch-crash.sh` (make test does)",
         p.display()
     );
     p.display().to_string()
@@ -145,7 +145,7 @@ fn hits(text: &str) -> Vec<Hit> {
 }
 
 #[test]
-#[ignore = "needs the -dbg vmlinux: run by make test-crash"]
+#[ignore = "slow: make test runs it in its own stage"]
 fn kernel_breakpoints_registers_variables_threads_and_stepping() {
     // Two harts, held at reset. The first openat() of the kernel's life comes from
     // /init (pid 1), through the syscall path; a software breakpoint catches it there.
@@ -334,7 +334,7 @@ fn kernel_breakpoints_registers_variables_threads_and_stepping() {
 }
 
 #[test]
-#[ignore = "needs the -dbg vmlinux: run by make test-crash"]
+#[ignore = "slow: make test runs it in its own stage"]
 fn kernel_watchpoints_on_jiffies() {
     // From start_kernel on (the kernel image is mapped where it stays), the timer tick
     // writes jiffies: from INITIAL_JIFFIES up, one tick at a time, in do_timer.
@@ -450,7 +450,7 @@ fn cause_name(c: u64) -> String {
 }
 
 #[test]
-#[ignore = "needs the -dbg vmlinux: run by make test-crash"]
+#[ignore = "slow: make test runs it in its own stage"]
 fn haltpoint_py_helpers_on_a_sysrq_panic() {
     // /init panics the kernel through `echo c > /proc/sysrq-trigger`. hp-panic stops in
     // panic() with its message and a backtrace through the sysrq handler; stopped there,
@@ -636,7 +636,7 @@ impl Drop for BgGdb {
 }
 
 #[test]
-#[ignore = "needs the -dbg vmlinux: run by make test-crash"]
+#[ignore = "slow: make test runs it in its own stage"]
 fn ctrl_c_stops_the_booting_kernel_and_it_boots_on() {
     // gdb continues the held machine; once the kernel prints its banner, Ctrl-C (SIGINT
     // to gdb, which sends \x03) stops it mid-boot: for the two seconds gdb then sleeps
@@ -685,7 +685,7 @@ fn ctrl_c_stops_the_booting_kernel_and_it_boots_on() {
 }
 
 #[test]
-#[ignore = "needs the -dbg vmlinux: run by make test-crash"]
+#[ignore = "slow: make test runs it in its own stage"]
 fn detach_and_reattach_while_the_kernel_runs_then_kill() {
     // Two harts, running (no -S), /init runs a shell on the console. gdb attaches to
     // the running kernel and detaches; the shell still answers. A second gdb attaches,

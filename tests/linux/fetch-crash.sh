@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fetches what the crash-utility tests (make test-crash) need, for the kernel that
+# Fetches what the crash-utility tests (part of make test) need, for the kernel that
 # tests/linux/fetch.sh put in the cache (run that first):
 #   - the kernel's debug vmlinux, from Debian's linux-image-KVER-dbg package (about 1 GB
 #     to download): only that one file is extracted, and the .deb is deleted afterwards;
