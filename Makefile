@@ -8,7 +8,7 @@ DEB_TEST := cpio xz-utils zstd device-tree-compiler gdb-multiarch qemu-system-mi
 # ... and the crash utility's tests: qemu-user runs Debian's riscv64 crash on the host.
 DEB_CRASH := qemu-user-static
 
-.PHONY: all build run test test-quick test-crash deps deps-build deps-crash bench guests lint fmt clippy clean qmp-doc venv
+.PHONY: all build run test test-quick test-crash deps deps-build deps-crash bench guests isa-tests lint fmt clippy clean qmp-doc venv
 
 all: build
 
@@ -84,6 +84,15 @@ guests:
 	$(MAKE) -C tests/guests all
 	$(MAKE) -C benches/guests all
 	sh tests/linux/fetch.sh
+
+# Cross-check with the public ISA test suite: RISCV_TESTS is a checkout of
+# riscv-software-src/riscv-tests with its env submodule (not vendored, and not part of
+# `make test`: the test machines reach no git host). Builds and runs every rv64 test of
+# the extensions haltpoint implements (both the -p and the virtual-memory -v forms).
+isa-tests: build
+	@[ -n "$(RISCV_TESTS)" ] || { echo "usage: make isa-tests RISCV_TESTS=path/to/riscv-tests"; exit 2; }
+	$(call install_missing,gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf)
+	sh tests/isa/run-riscv-tests.sh $(RISCV_TESTS)
 
 # Regenerate docs/qmp.md from the command table (tests/qmp.rs checks it is current).
 qmp-doc: build

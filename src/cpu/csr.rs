@@ -57,6 +57,11 @@ pub mod addr {
     pub const PMPADDR0: u16 = 0x3b0;
     pub const PMPADDR63: u16 = 0x3ef;
     pub const MSECCFG: u16 = 0x747;
+    pub const TSELECT: u16 = 0x7a0;
+    pub const TDATA1: u16 = 0x7a1;
+    pub const TDATA2: u16 = 0x7a2;
+    pub const TDATA3: u16 = 0x7a3;
+    pub const TINFO: u16 = 0x7a4;
     pub const MCYCLE: u16 = 0xb00;
     pub const MINSTRET: u16 = 0xb02;
     pub const MHPMCOUNTER3: u16 = 0xb03;
@@ -239,6 +244,7 @@ pub fn implemented(csr: u16) -> bool {
             | MTINST
             | PMPADDR0..=PMPADDR63
             | MSECCFG
+            | TSELECT..=TINFO
             | MCYCLE
             | MINSTRET
             | MHPMCOUNTER3..=MHPMCOUNTER31
@@ -291,6 +297,11 @@ pub fn name(csr: u16) -> Option<String> {
         PMPCFG0..=PMPCFG15 => return Some(format!("pmpcfg{}", csr - PMPCFG0)),
         PMPADDR0..=PMPADDR63 => return Some(format!("pmpaddr{}", csr - PMPADDR0)),
         MSECCFG => "mseccfg",
+        TSELECT => "tselect",
+        TDATA1 => "tdata1",
+        TDATA2 => "tdata2",
+        TDATA3 => "tdata3",
+        TINFO => "tinfo",
         MCYCLE => "mcycle",
         MINSTRET => "minstret",
         MHPMCOUNTER3..=MHPMCOUNTER31 => return Some(format!("mhpmcounter{}", csr - 0xb00)),
@@ -386,6 +397,13 @@ impl Hart {
                 .copied()
                 .unwrap_or(0),
             MSECCFG => c.mseccfg,
+            // Sdtrig's registers with no triggers: tselect is hard-wired to 0, tdata1
+            // says type 0 ("no trigger at this tselect"), tinfo says only type 0 exists.
+            // Writes are ignored. (A guest that probes for triggers finds none instead of
+            // an illegal instruction, as the ISA tests expect; gdb's breakpoints are
+            // haltpoint's own and need no triggers.)
+            TSELECT..=TDATA3 => 0,
+            TINFO => 1,
             _ => return None,
         })
     }
@@ -576,7 +594,15 @@ impl Hart {
         time: u64,
     ) -> Result<(u64, WriteEffect), Trap> {
         self.csr_check(csr, writes, raw)?;
-        let old = self.csr_read_raw(csr, time).ok_or(Trap::illegal(raw))?;
+        let mut old = self.csr_read_raw(csr, time).ok_or(Trap::illegal(raw))?;
+        if matches!(
+            csr,
+            addr::CYCLE | addr::INSTRET | addr::MCYCLE | addr::MINSTRET
+        ) {
+            // An instruction reads the count of the instructions before it; the budget
+            // already counts this one. (A write sets the value the next one reads.)
+            old = old.wrapping_sub(1);
+        }
         if !writes {
             return Ok((old, WriteEffect::None));
         }

@@ -456,6 +456,26 @@ deleg_ecall_site:
     csrr    a2, minstret
     sltu    a3, a1, a2
     CHECK   a3, 1                           /* instret advanced */
+#ifndef QEMU_QUIRKS
+    /* QEMU 7.2 deviation: without -icount its counters follow host time. */
+    csrr    a0, minstret                    /* a read counts the instructions before it */
+    csrr    a1, minstret
+    sub     a1, a1, a0
+    CHECK   a1, 1
+    csrwi   minstret, 0                     /* a write is what the next one reads: */
+    csrr    a0, minstret                    /* the writer's own increment is suppressed */
+    CHECK   a0, 0
+    li      t0, 1000
+    csrw    mcycle, t0
+    nop
+    csrr    a0, mcycle
+    CHECK   a0, 1001
+    csrw    minstret, t0                    /* the user view follows */
+    rdinstret a0
+    CHECK   a0, 1000
+#else
+    .set    check_num, check_num + 4
+#endif
     rdtime  s2
     li      t0, CLINT_MTIME
     ld      s3, 0(t0)
@@ -523,6 +543,36 @@ deleg_ecall_site:
 1:  EXPECT_TRAP CAUSE_ILLEGAL, rdtime a0
     BACK_TO_M 2f
 2:  csrw    scounteren, zero
+
+/* ------------------------------------------------------------------ */
+    GROUP "trigger CSRs: present, with no triggers"
+#ifndef QEMU_QUIRKS
+    /* QEMU 7.2 deviation: it implements two triggers. */
+    li      t0, 5
+    csrw    tselect, t0                     /* tselect is hard-wired to 0 */
+    csrr    a0, tselect
+    CHECK   a0, 0
+    li      t0, (2 << 60) | (1 << 6) | (1 << 2)  /* mcontrol: M-mode execute */
+    csrw    tdata1, t0
+    csrr    a0, tdata1                      /* type 0: no trigger at this tselect */
+    CHECK   a0, 0
+    la      t0, 1f
+    csrw    tdata2, t0
+    csrr    a0, tdata2
+    CHECK   a0, 0
+    csrr    a0, tdata3
+    CHECK   a0, 0
+    csrr    a0, tinfo                       /* only type 0 exists */
+    CHECK   a0, 1
+1:  nop                                     /* and nothing fires */
+    GOTO 1, 1f
+1:  EXPECT_TRAP CAUSE_ILLEGAL, csrr a0, tselect  /* M-mode registers */
+    CHECK_TVAL 0x7a002573
+    BACK_TO_M 2f
+2:
+#else
+    .set    check_num, check_num + 9
+#endif
 
 /* ------------------------------------------------------------------ */
     GROUP "mstatus.TVM, TW, TSR"
