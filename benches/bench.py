@@ -322,9 +322,26 @@ def watch_cost():
     return rows
 
 
+def qmp_connect(sock):
+    """Waits for the QMP unix socket `sock`, connects, reads the greeting and leaves
+    capabilities negotiation; returns (socket, file)."""
+    import socket
+    while not os.path.exists(sock):
+        time.sleep(0.01)
+    time.sleep(0.05)
+    so = socket.socket(socket.AF_UNIX)
+    so.connect(sock)
+    f = so.makefile("rwb")
+    f.readline()
+    f.write(b'{"execute":"qmp_capabilities"}\n')
+    f.flush()
+    f.readline()
+    return so, f
+
+
 def qmp_round_trips(n=5000):
     """query-status requests per second over a unix QMP socket."""
-    import json, socket, tempfile
+    import tempfile
     row = {"what": "QMP query-status /s", "unit": "/s"}
     for who, exe in (("hp", HP), ("qemu", QEMU)):
         if not exe:
@@ -335,16 +352,7 @@ def qmp_round_trips(n=5000):
                               "-serial", "none", "-S", "-qmp", f"unix:{sock},server=on,wait=off"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-        while not os.path.exists(sock):
-            time.sleep(0.01)
-        time.sleep(0.05)
-        so = socket.socket(socket.AF_UNIX)
-        so.connect(sock)
-        f = so.makefile("rwb")
-        f.readline()
-        f.write(b'{"execute":"qmp_capabilities"}\n')
-        f.flush()
-        f.readline()
+        so, f = qmp_connect(sock)
         req = b'{"execute":"query-status"}\n'
         t0 = time.monotonic()
         for _ in range(n):
@@ -356,6 +364,78 @@ def qmp_round_trips(n=5000):
         p.kill()
         p.wait()
     return row
+
+
+def dumps():
+    """Seconds for QMP dump-guest-memory of a booted Debian guest (512 MiB; stopped over
+    QMP once its shell is up), per format, for each emulator."""
+    import json, tempfile
+    need = ["fw_dynamic.bin", "vmlinux", "initramfs.cpio.gz"]
+    if not all(os.path.exists(os.path.join(CACHE, f)) for f in need):
+        print("dump: Debian guests missing; run sh tests/linux/fetch.sh")
+        return None
+    formats = ["elf", "kdump-zlib", "kdump-lzo", "kdump-snappy"]
+    rows = {f: {"what": f"dump 512 MiB {f}", "unit": "s", "lower": True} for f in formats}
+    for who, exe in (("hp", HP), ("qemu", QEMU)):
+        if not exe:
+            continue
+        d = tempfile.mkdtemp()
+        sock = os.path.join(d, "q")
+        p = subprocess.Popen([exe, "-M", "virt", "-m", "512M", "-smp", "1", "-nographic",
+                              "-bios", os.path.join(CACHE, "fw_dynamic.bin"),
+                              "-kernel", os.path.join(CACHE, "vmlinux"),
+                              "-initrd", os.path.join(CACHE, "initramfs.cpio.gz"),
+                              "-append", "console=ttyS0 hp=shell",
+                              "-qmp", f"unix:{sock},server=on,wait=off"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        try:
+            seen = b""
+            deadline = time.monotonic() + 300
+            while MARKER not in seen:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk or time.monotonic() > deadline:
+                    raise TimeoutError("the guest never reached the marker")
+                seen = seen[-64:] + chunk
+            so, f = qmp_connect(sock)
+
+            def cmd(name, args=None):
+                req = {"execute": name}
+                if args:
+                    req["arguments"] = args
+                f.write(json.dumps(req).encode() + b"\n")
+                f.flush()
+                while True:
+                    msg = json.loads(f.readline())
+                    if "event" not in msg:
+                        return msg
+
+            cmd("stop")
+            caps = cmd("query-dump-guest-memory-capability")["return"]["formats"]
+            for fmt in formats:
+                if fmt not in caps:
+                    rows[fmt].setdefault("note", []).append(f"{who}: no {fmt}")
+                    continue
+                out = os.path.join(d, "dump")
+                t0 = time.monotonic()
+                r = cmd("dump-guest-memory",
+                        {"paging": False, "protocol": f"file:{out}", "format": fmt})
+                if "error" in r:
+                    rows[fmt].setdefault("note", []).append(f"{who}: {r['error']['desc']}")
+                    continue
+                rows[fmt][who] = time.monotonic() - t0
+                st = os.stat(out)
+                rows[fmt].setdefault("note", []).append(
+                    f"{who} file {st.st_size >> 20} MiB, {st.st_blocks >> 11} MiB on disk")
+                os.remove(out)
+            so.close()
+        except (OSError, TimeoutError, ValueError, KeyError) as e:
+            print(f"dump: {who}: {e}")
+        finally:
+            p.kill()
+            p.wait()
+            shutil.rmtree(d, ignore_errors=True)
+    return list(rows.values())
 
 
 def ctrl_c_latency(n=50):
@@ -400,7 +480,7 @@ def ctrl_c_latency(n=50):
 
 def main():
     which = sys.argv[1:] or ["cpu", "mem", "boot", "stepi", "rawstep", "next", "contbreak",
-                             "ctrlc", "watch", "qmp"]
+                             "ctrlc", "watch", "qmp", "dump"]
     if not os.path.exists(HP):
         sys.exit("build first: cargo build --release")
     if not QEMU:
@@ -409,7 +489,7 @@ def main():
     for w in which:
         r = {"boot": boot, "stepi": gdb_stepi, "rawstep": raw_steps,
              "contbreak": gdb_continue_to_break, "watch": watch_cost, "next": gdb_next_line,
-             "qmp": qmp_round_trips, "ctrlc": ctrl_c_latency}.get(w, lambda: bare(w))()
+             "qmp": qmp_round_trips, "ctrlc": ctrl_c_latency, "dump": dumps}.get(w, lambda: bare(w))()
         if isinstance(r, list):
             rows.extend(r)
         elif r:

@@ -327,7 +327,14 @@ pub struct Sink {
     seekable: bool,
     /// Bytes appended so far.
     pos: u64,
+    /// A file this sink created (all zeros until written): zero blocks of appended data
+    /// are left as holes, and `finish` sets the length. Descriptors may hold old bytes,
+    /// so they get every byte.
+    sparse: bool,
 }
+
+/// The granule of holes in a sparse dump file: a guest page.
+const HOLE_BLOCK: usize = 4096;
 
 impl Sink {
     /// A `file:PATH` output: a new temporary file next to `path` (mode 0600, as QEMU
@@ -365,6 +372,7 @@ impl Sink {
                         base: 0,
                         seekable: true,
                         pos: 0,
+                        sparse: true,
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
@@ -408,6 +416,7 @@ impl Sink {
             base,
             seekable,
             pos: 0,
+            sparse: false,
         }
     }
 
@@ -425,6 +434,9 @@ impl Sink {
 
     /// Appends `data` at the end of what was written.
     pub fn append(&mut self, data: &[u8]) -> Result<(), DumpError> {
+        if self.sparse {
+            return self.append_sparse(data);
+        }
         let r = if self.seekable {
             self.file.write_all_at(data, self.base + self.pos)
         } else {
@@ -433,6 +445,38 @@ impl Sink {
         r.map_err(|e| self.err(e))?;
         self.pos += data.len() as u64;
         Ok(())
+    }
+
+    /// Appends `data` to a new file, skipping its all-zero blocks: most of a guest's
+    /// RAM is zero, and a hole costs neither a write nor disk space. Non-zero blocks
+    /// in a row go out in one write.
+    fn append_sparse(&mut self, data: &[u8]) -> Result<(), DumpError> {
+        let mut run: Option<usize> = None;
+        let mut at = 0;
+        for block in data.chunks(HOLE_BLOCK) {
+            let zero = block.iter().fold(0, |a, &b| a | b) == 0;
+            match (zero, run) {
+                (false, None) => run = Some(at),
+                (true, Some(start)) => {
+                    self.write_run(&data[start..at], start)?;
+                    run = None;
+                }
+                _ => {}
+            }
+            at += block.len();
+        }
+        if let Some(start) = run {
+            self.write_run(&data[start..], start)?;
+        }
+        self.pos += data.len() as u64;
+        Ok(())
+    }
+
+    /// Writes `bytes`, which start `at` bytes past the current end.
+    fn write_run(&mut self, bytes: &[u8], at: usize) -> Result<(), DumpError> {
+        self.file
+            .write_all_at(bytes, self.base + self.pos + at as u64)
+            .map_err(|e| self.err(e))
     }
 
     /// Writes `data` at `off` (seekable outputs only).
@@ -450,6 +494,11 @@ impl Sink {
     /// Makes the output durable and, for a `file:` dump, puts it in place.
     pub fn finish(&mut self) -> Result<(), DumpError> {
         if let Some((tmp, dest)) = &self.tmp {
+            if self.sparse {
+                // Trailing holes: the length is what was appended.
+                let len = self.base + self.pos;
+                self.file.set_len(len).map_err(|e| self.err(e))?;
+            }
             self.file.sync_all().map_err(|e| self.err(e))?;
             std::fs::rename(tmp, dest).map_err(|e| self.err(e))?;
             self.tmp = None;
@@ -796,6 +845,45 @@ mod tests {
         assert!(s.write_at(0, b"X").is_err());
         s.finish().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"oldabc");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn new_files_leave_zero_blocks_as_holes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("hp-sparse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("core");
+        let mut want = Vec::new();
+        let mut s = Sink::create(&p).unwrap();
+        // A header, 4 MiB of zeros, a page with one byte set, a partly zero run that is
+        // not block-aligned, an in-place rewrite inside a hole, and trailing zeros.
+        let mut parts: Vec<Vec<u8>> = vec![b"HEAD".to_vec(), vec![0; 4 << 20]];
+        let mut page = vec![0; HOLE_BLOCK];
+        page[HOLE_BLOCK - 1] = 7;
+        parts.push(page);
+        let mut odd = vec![0; 3 * HOLE_BLOCK + 100];
+        odd[HOLE_BLOCK + 5] = 1;
+        parts.push(odd);
+        parts.push(vec![0; 8 << 20]);
+        for part in &parts {
+            s.append(part).unwrap();
+            want.extend_from_slice(part);
+        }
+        let hole = 4 + (1 << 20);
+        s.write_at(hole as u64, b"in a hole").unwrap();
+        want[hole..hole + 9].copy_from_slice(b"in a hole");
+        s.finish().unwrap();
+        let got = std::fs::read(&p).unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "contents differ");
+        // Only a few blocks are on disk (st_blocks counts 512-byte units).
+        let on_disk = std::fs::metadata(&p).unwrap().blocks() * 512;
+        assert!(
+            on_disk < 1 << 20,
+            "{on_disk} bytes allocated of {}",
+            want.len()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
