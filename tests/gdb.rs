@@ -513,3 +513,125 @@ fn next_and_step_range_step_over_source_lines() {
     assert_eq!(out.matches("Line 22 of").count(), 1, "{out}");
     has(&out, "Line 23 of \"./lines.c\"");
 }
+
+#[test]
+fn unix_socket_step_irq_and_monitor_run_control() {
+    // stepirq.elf raises a machine software interrupt with one store (`raise`). Over a
+    // unix socket (-gdb unix:PATH): by default a step skips the pending interrupt; with
+    // `monitor step-irq on` the step takes it and stops on the handler's first
+    // instruction, unexecuted; the guest then finishes its own checks.
+    let dir = std::env::temp_dir().join(format!("hp-gdb-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("gdb.sock");
+    let elf = common::guest("stepirq.elf");
+    let gdb_dev = format!("unix:{}", sock.display());
+    let mut args = common::bare_args(&elf, &[]);
+    args.extend(["-S", "-gdb", &gdb_dev]);
+    let mut child = std::process::Command::new(common::bin())
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn haltpoint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !sock.exists() {
+        assert!(std::time::Instant::now() < deadline, "no socket {sock:?}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut gdb: Vec<String> = ["-batch", "-nx", "-ex", "set architecture riscv:rv64"]
+        .map(String::from)
+        .to_vec();
+    for c in [
+        format!("file {elf}"),
+        format!("target remote {}", sock.display()),
+        "monitor step-irq".into(),
+        "break *raise".into(),
+        "continue".into(),
+        "stepi".into(),
+        "print (long)$pc - (long)&after_raise".into(),
+        "stepi".into(),
+        "print (long)$pc - (long)&after_raise".into(),
+        "monitor step-irq on".into(),
+        "stepi".into(),
+        "print (long)$pc - (long)&msi_handler".into(),
+        "print/x $mcause".into(),
+        "print (long)$mepc - (long)&after_raise".into(),
+        "print $s3".into(),
+        "stepi".into(),
+        "print (long)$pc - (long)&msi_handler".into(),
+        "delete".into(),
+        "continue".into(),
+    ] {
+        gdb.extend(["-ex".into(), c]);
+    }
+    let out = std::process::Command::new("timeout")
+        .arg("60")
+        .arg("gdb-multiarch")
+        .args(&gdb)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run gdb-multiarch");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = child.wait().expect("haltpoint exits");
+    let hp_out = {
+        let mut s = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("--- gdb ---\n{text}\n--- guest ---\n{hp_out}");
+    has(&text, "interrupts while stepping are off");
+    has(&text, "Breakpoint 1, ");
+    // Off: the store, then the next instruction (compressed): no interrupt yet.
+    has(&text, "$1 = 0\n");
+    has(&text, "$2 = 2\n");
+    has(&text, "interrupts while stepping on");
+    // On: the step is the interrupt's entry; the handler has not run.
+    has(&text, "$3 = 0\n");
+    has(&text, "$4 = 0x8000000000000003\n");
+    has(&text, "$5 = 2\n");
+    has(&text, "$6 = 0\n");
+    // The next step runs the handler's first instruction (a 4-byte store).
+    has(&text, "$7 = 4\n");
+    has(&text, "[Inferior 1 (process 1) exited normally]");
+    has(&hp_out, "stepirq: all 2 checks passed");
+    assert_eq!(status.code(), Some(0), "{hp_out}");
+
+    // `monitor cont` resumes the machine behind gdb's back, `monitor stop` pauses it
+    // again, and `monitor system_reset` puts the harts back at the reset vector.
+    let cpu = common::root().join("benches/guests/cpu.elf");
+    let cpu = cpu.display().to_string();
+    let mut args = common::bare_args(&cpu, &[]);
+    args.push("-S");
+    let hp = Hp::spawn(&args);
+    let out = hp.gdb_elf(
+        Some(&cpu),
+        &[
+            "break main",
+            "continue",
+            "delete",
+            "print $minstret < 1000000",
+            "monitor cont",
+            "shell sleep 0.5",
+            "monitor stop",
+            "maintenance flush register-cache",
+            "print $minstret > 10000000",
+            "monitor system_reset",
+            "maintenance flush register-cache",
+            "print/x $pc",
+            "kill",
+        ],
+    );
+    has(&out, "Breakpoint 1, ");
+    has(&out, "$1 = 1\n");
+    has(&out, "running");
+    has(&out, "stopped");
+    has(&out, "$2 = 1\n");
+    has(&out, "reset");
+    has(&out, "$3 = 0x1000\n");
+}

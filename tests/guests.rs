@@ -38,6 +38,11 @@ fn watchpage_runs_without_a_debugger() {
 }
 
 #[test]
+fn stepirq_runs_without_a_debugger() {
+    expect_pass("stepirq.elf", &[]);
+}
+
+#[test]
 fn rv64m() {
     expect_pass("rv64m.elf", &[]);
 }

@@ -5,8 +5,9 @@
 //!   on the one [`crate::runstate::Vm`] that QMP shares; the event loop runs the harts
 //!   only in `running`.
 //! - **Single-step** ([`Machine::debug_step`]) runs exactly one instruction of one hart.
-//!   Interrupts are not taken during the step unless [`DebugState::step_irq`] is set, and
-//!   machine time does not advance (QEMU's default `NOIRQ|NOTIMER`).
+//!   Interrupts are not taken during the step unless [`DebugState::step_irq`] is set (then
+//!   a step that takes one ends on the handler's first instruction), and machine time
+//!   does not advance (QEMU's default `NOIRQ|NOTIMER`).
 //! - **Registers**: [`Reg`] names every register a debugger sees; reads and writes go
 //!   through the side-effect-free CSR accessors.
 //! - **Memory** is read and written through a hart's current translation (satp,
@@ -35,7 +36,7 @@ use crate::cpu::csr::{self, WriteEffect};
 use crate::cpu::decode::{Insn, Op};
 use crate::cpu::exec::Stop;
 use crate::cpu::trap::Access;
-use crate::cpu::{Hart, PRV_M, PRV_S, PRV_U};
+use crate::cpu::{Hart, HartState, PRV_M, PRV_S, PRV_U};
 use crate::runstate::RunState;
 use crate::watch::{WatchKind, Watchpoint};
 use std::collections::BTreeMap;
@@ -446,6 +447,16 @@ impl Machine {
         let now = self.steps;
         self.bus.now = self.bus.clock.ticks(now);
         let hart = &mut self.harts[h];
+        if !noirq {
+            if let Some(irq) = hart.pending_interrupt() {
+                // Taking the interrupt is the step: it ends on the handler's first
+                // instruction, not yet executed, as QEMU's step and a hardware
+                // debugger's do. (A hart waiting in WFI wakes up for it.)
+                hart.state = HartState::Running;
+                hart.take_interrupt(irq, &self.bus);
+                return Outcome::Budget;
+            }
+        }
         hart.debug_noirq = noirq;
         let stop = hart.run(&mut self.bus, 1, now);
         hart.debug_noirq = false;
@@ -485,8 +496,8 @@ impl Machine {
         o
     }
 
-    /// Single-steps hart `h`: exactly one instruction (or the entry into a pending
-    /// interrupt's handler plus its first instruction when `step_irq` is on).
+    /// Single-steps hart `h`: exactly one instruction, or, when `step_irq` is on and an
+    /// interrupt is pending and enabled, the entry into its handler.
     pub fn debug_step(&mut self, h: usize) -> Outcome {
         if h >= self.harts.len() {
             return Outcome::Budget;
