@@ -351,17 +351,15 @@ fn watched_page_stops_only_on_the_watched_bytes() {
     let elf = common::guest("watchpage.elf");
     let mut args = common::bare_args(&elf, &[]);
     args.push("-S");
-    let watch = Hp::spawn(&args).gdb_elf(
-        Some(&elf),
-        &[
-            "watch *(long *)&target",
-            "continue",
-            "print $s1",
-            "continue",
-            "print $pc == &straddle_load",
-            "kill",
-        ],
-    );
+    let session = |cmds: &[&str]| Hp::spawn(&args).gdb_elf(Some(&elf), cmds);
+    let watch = session(&[
+        "watch *(long *)&target",
+        "continue",
+        "print $s1",
+        "continue",
+        "print $pc == &straddle_load",
+        "kill",
+    ]);
     has(&watch, "Hardware watchpoint 1: *(long *)&target");
     // The first stop is the first write of target, after all 1000 rounds (s1 counts
     // them down).
@@ -372,18 +370,15 @@ fn watched_page_stops_only_on_the_watched_bytes() {
     has(&watch, "$2 = 1\n");
     assert_eq!(watch.matches("Old value").count(), 2, "{watch}");
 
-    let rwatch = Hp::spawn(&args).gdb_elf(
-        Some(&elf),
-        &[
-            "rwatch *(long *)&target",
-            "continue",
-            "continue",
-            "print $pc > &load_target && $pc < &straddle_store",
-            "continue",
-            "print (long)$pc - (long)&straddle_load",
-            "kill",
-        ],
-    );
+    let rwatch = session(&[
+        "rwatch *(long *)&target",
+        "continue",
+        "continue",
+        "print $pc > &load_target && $pc < &straddle_store",
+        "continue",
+        "print (long)$pc - (long)&straddle_load",
+        "kill",
+    ]);
     has(&rwatch, "Hardware read watchpoint 1: *(long *)&target");
     // The check `ld a1, 0(s0)` after the loop reads it first (0), then load_target (5),
     // then the misaligned halfword load of its last byte.
@@ -395,10 +390,7 @@ fn watched_page_stops_only_on_the_watched_bytes() {
     has(&rwatch, "$2 = 4\n");
     assert_eq!(rwatch.matches("Value = ").count(), 3, "{rwatch}");
 
-    let awatch = Hp::spawn(&args).gdb_elf(
-        Some(&elf),
-        &["awatch *(long *)&target", "continue", "continue", "kill"],
-    );
+    let awatch = session(&["awatch *(long *)&target", "continue", "continue", "kill"]);
     has(
         &awatch,
         "Hardware access (read/write) watchpoint 1: *(long *)&target",
@@ -522,69 +514,37 @@ fn unix_socket_step_irq_and_monitor_run_control() {
     // instruction, unexecuted; the guest then finishes its own checks.
     let dir = std::env::temp_dir().join(format!("hp-gdb-unix-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let sock = dir.join("gdb.sock");
+    let sock = dir.join("gdb.sock").display().to_string();
     let elf = common::guest("stepirq.elf");
-    let gdb_dev = format!("unix:{}", sock.display());
     let mut args = common::bare_args(&elf, &[]);
-    args.extend(["-S", "-gdb", &gdb_dev]);
-    let mut child = std::process::Command::new(common::bin())
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn haltpoint");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !sock.exists() {
-        assert!(std::time::Instant::now() < deadline, "no socket {sock:?}");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let mut gdb: Vec<String> = ["-batch", "-nx", "-ex", "set architecture riscv:rv64"]
-        .map(String::from)
-        .to_vec();
-    for c in [
-        format!("file {elf}"),
-        format!("target remote {}", sock.display()),
-        "monitor step-irq".into(),
-        "break *raise".into(),
-        "continue".into(),
-        "stepi".into(),
-        "print (long)$pc - (long)&after_raise".into(),
-        "stepi".into(),
-        "print (long)$pc - (long)&after_raise".into(),
-        "monitor step-irq on".into(),
-        "stepi".into(),
-        "print (long)$pc - (long)&msi_handler".into(),
-        "print/x $mcause".into(),
-        "print (long)$mepc - (long)&after_raise".into(),
-        "print $s3".into(),
-        "stepi".into(),
-        "print (long)$pc - (long)&msi_handler".into(),
-        "delete".into(),
-        "continue".into(),
-    ] {
-        gdb.extend(["-ex".into(), c]);
-    }
-    let out = std::process::Command::new("timeout")
-        .arg("60")
-        .arg("gdb-multiarch")
-        .args(&gdb)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run gdb-multiarch");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    args.push("-S");
+    let mut hp = Hp::spawn_unix(&args, &sock);
+    let text = hp.gdb_elf(
+        Some(&elf),
+        &[
+            "monitor step-irq",
+            "break *raise",
+            "continue",
+            "stepi",
+            "print (long)$pc - (long)&after_raise",
+            "stepi",
+            "print (long)$pc - (long)&after_raise",
+            "monitor step-irq on",
+            "stepi",
+            "print (long)$pc - (long)&msi_handler",
+            "print/x $mcause",
+            "print (long)$mepc - (long)&after_raise",
+            "print $s3",
+            "stepi",
+            "print (long)$pc - (long)&msi_handler",
+            "delete",
+            "continue",
+        ],
     );
-    let status = child.wait().expect("haltpoint exits");
-    let hp_out = {
-        let mut s = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut s).unwrap();
-        s
-    };
+    hp.wait_console("stepirq: all 2 checks passed", 20);
+    let status = hp.wait_exit();
+    let hp_out = hp.out.lock().unwrap().clone();
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("--- gdb ---\n{text}\n--- guest ---\n{hp_out}");
     has(&text, "interrupts while stepping are off");
     has(&text, "Breakpoint 1, ");
     // Off: the store, then the next instruction (compressed): no interrupt yet.
@@ -600,7 +560,7 @@ fn unix_socket_step_irq_and_monitor_run_control() {
     has(&text, "$7 = 4\n");
     has(&text, "[Inferior 1 (process 1) exited normally]");
     has(&hp_out, "stepirq: all 2 checks passed");
-    assert_eq!(status.code(), Some(0), "{hp_out}");
+    assert_eq!(status, Some(0), "{hp_out}");
 
     // `monitor cont` resumes the machine behind gdb's back, `monitor stop` pauses it
     // again, and `monitor system_reset` puts the harts back at the reset vector.

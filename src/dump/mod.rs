@@ -327,10 +327,6 @@ pub struct Sink {
     seekable: bool,
     /// Bytes appended so far.
     pos: u64,
-    /// A file this sink created (all zeros until written): zero blocks of appended data
-    /// are left as holes, and `finish` sets the length. Descriptors may hold old bytes,
-    /// so they get every byte.
-    sparse: bool,
 }
 
 /// The granule of holes in a sparse dump file: a guest page.
@@ -372,7 +368,6 @@ impl Sink {
                         base: 0,
                         seekable: true,
                         pos: 0,
-                        sparse: true,
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
@@ -416,7 +411,6 @@ impl Sink {
             base,
             seekable,
             pos: 0,
-            sparse: false,
         }
     }
 
@@ -434,7 +428,9 @@ impl Sink {
 
     /// Appends `data` at the end of what was written.
     pub fn append(&mut self, data: &[u8]) -> Result<(), DumpError> {
-        if self.sparse {
+        // A file this sink created is all zeros until written, so its zero blocks can
+        // stay holes; a descriptor may hold older bytes and gets every byte.
+        if self.tmp.is_some() {
             return self.append_sparse(data);
         }
         let r = if self.seekable {
@@ -494,11 +490,9 @@ impl Sink {
     /// Makes the output durable and, for a `file:` dump, puts it in place.
     pub fn finish(&mut self) -> Result<(), DumpError> {
         if let Some((tmp, dest)) = &self.tmp {
-            if self.sparse {
-                // Trailing holes: the length is what was appended.
-                let len = self.base + self.pos;
-                self.file.set_len(len).map_err(|e| self.err(e))?;
-            }
+            // Trailing holes (see `append`): the length is what was appended.
+            let len = self.base + self.pos;
+            self.file.set_len(len).map_err(|e| self.err(e))?;
             self.file.sync_all().map_err(|e| self.err(e))?;
             std::fs::rename(tmp, dest).map_err(|e| self.err(e))?;
             self.tmp = None;

@@ -444,7 +444,6 @@ pub fn exit_code(o: Outcome) -> Option<i32> {
     }
 }
 
-/// The stop reply for an outcome. `step` marks a completed single step.
 /// How long one range step may run before it reports (gdb then asks for the rest):
 /// the loop reads Ctrl-C and other input only between requests.
 const RANGE_STEP_TIME: std::time::Duration = std::time::Duration::from_millis(5);
@@ -478,6 +477,7 @@ fn range_step(
     }
 }
 
+/// The stop reply for an outcome. `step` marks a completed single step.
 pub fn stop_reason(emu: &mut Emu, o: Outcome, step: bool) -> MultiThreadStopReason<u64> {
     match o {
         Outcome::Breakpoint(h) if !step => {

@@ -2,9 +2,9 @@
 //! mode against it (used by the gdb and dump tests).
 //!
 //! `Hp::start` runs the demo with `-S -gdb tcp::0` (`Hp::spawn` any command line with
-//! `-gdb tcp::0`, `Hp::spawn_console` the same with the console's input on a pipe), reads
-//! the port it bound from its stderr, and always kills it on drop (printing its output on
-//! failure).
+//! `-gdb tcp::0`, `Hp::spawn_console` the same with the console's input on a pipe,
+//! `Hp::spawn_unix` with `-gdb unix:PATH`), reads where it listens from its stderr, and
+//! always kills it on drop (printing its output on failure).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -18,6 +18,8 @@ pub struct Hp {
     /// The guest's console output so far.
     pub out: Arc<Mutex<String>>,
     pub port: u16,
+    /// What gdb's `target remote` connects to: `127.0.0.1:PORT` or a socket path.
+    pub remote: String,
     /// The console's input, for `Hp::spawn_console`.
     stdin: Option<ChildStdin>,
 }
@@ -33,18 +35,23 @@ impl Hp {
 
     /// haltpoint with `args` and `-gdb tcp::0`; its console output is collected.
     pub fn spawn(args: &[&str]) -> Hp {
-        Hp::spawn_with(args, false)
+        Hp::spawn_with(args, false, "tcp::0")
     }
 
     /// As `spawn`, with the console's input on a pipe (see `send`).
     pub fn spawn_console(args: &[&str]) -> Hp {
-        Hp::spawn_with(args, true)
+        Hp::spawn_with(args, true, "tcp::0")
     }
 
-    fn spawn_with(args: &[&str], console_input: bool) -> Hp {
+    /// As `spawn`, with the gdb server on the unix socket `path` (`-gdb unix:PATH`).
+    pub fn spawn_unix(args: &[&str], path: &str) -> Hp {
+        Hp::spawn_with(args, false, &format!("unix:{path}"))
+    }
+
+    fn spawn_with(args: &[&str], console_input: bool, gdb: &str) -> Hp {
         let mut child = Command::new(super::bin())
             .args(args)
-            .args(["-gdb", "tcp::0"])
+            .args(["-gdb", gdb])
             .stdin(if console_input {
                 Stdio::piped()
             } else {
@@ -85,14 +92,24 @@ impl Hp {
             err,
             out,
             port: 0,
+            remote: String::new(),
             stdin,
         };
-        hp.port = hp.wait_for(|s| {
-            s.split("listening on tcp:127.0.0.1:")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|p| p.parse().ok())
+        let (kind, at) = hp.wait_for(|s| {
+            let r = s.split("gdb server listening on ").nth(1)?;
+            let (kind, at) = r.split_whitespace().next()?.split_once(':')?;
+            Some((kind.to_string(), at.to_string()))
         });
+        if kind == "unix" {
+            hp.remote = at;
+        } else {
+            hp.port = at
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            hp.remote = format!("127.0.0.1:{}", hp.port);
+        }
         hp
     }
 
@@ -178,10 +195,7 @@ impl Hp {
         if let Some(e) = elf {
             v.extend(["-ex".into(), format!("file {e}")]);
         }
-        v.extend([
-            "-ex".into(),
-            format!("target remote 127.0.0.1:{}", self.port),
-        ]);
+        v.extend(["-ex".into(), format!("target remote {}", self.remote)]);
         for c in cmds {
             v.extend(["-ex".into(), c.to_string()]);
         }
