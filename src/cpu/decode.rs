@@ -171,6 +171,23 @@ pub enum Op {
     Bseti,
 }
 
+impl Op {
+    /// How many operations there are: discriminants run from 0 to `COUNT - 1`.
+    pub const COUNT: usize = Op::Bseti as usize + 1;
+
+    /// The operation with discriminant `v`, or [`Op::Illegal`] past the last one.
+    #[inline(always)]
+    pub const fn from_u8(v: u8) -> Op {
+        if (v as usize) < Op::COUNT {
+            // SAFETY: `Op` is `repr(u8)` with discriminants 0..COUNT (no explicit
+            // values), and `v` is below COUNT.
+            unsafe { std::mem::transmute::<u8, Op>(v) }
+        } else {
+            Op::Illegal
+        }
+    }
+}
+
 /// The fields of a decoded instruction, as the decoder builds them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fields {

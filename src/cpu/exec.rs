@@ -39,6 +39,9 @@ pub(crate) const ENDED_LOAD: u64 = u64::MAX - 4;
 /// The instruction completed; the run goes on but not from this page's blocks (the
 /// translation of pc may have changed).
 const REFETCH: u64 = u64::MAX - 5;
+/// A load or store that the TLB fast path could not do (nothing happened): the threaded
+/// handler runs the instruction again the full way.
+const MISS: u64 = u64::MAX - 6;
 
 #[inline(always)]
 fn sx32(v: u64) -> u64 {
@@ -127,13 +130,13 @@ impl Hart {
     /// Executes blocks from decoded RAM page `page` while `pc` stays on its virtual page.
     ///
     /// This is the hot loop. Per block: one lookup of the block entered at `pc`, one
-    /// budget check, and one charge for the instructions executed when it is left. Per
-    /// instruction:
-    /// the next decoded instruction of the block (no dependence on the one before) and
-    /// the dispatch; the block's last instruction names the next pc. pc and the budget
-    /// live in registers: only operations that may read them (slow memory paths, CSRs,
-    /// traps) are given their exact values. Breakpoints are ordinary ops. Kept out of
-    /// line so its loop gets the registers to itself.
+    /// budget check, and a call to the handler of its first instruction ([`HANDLERS`]).
+    /// Each handler executes its instruction and jumps to the next one's handler (the
+    /// next decoded instruction of the block: no dependence on the one before); the
+    /// block's last instruction names the next pc and returns here with the budget
+    /// left. pc and the budget live in registers: only operations that may read them
+    /// (slow memory paths, CSRs, traps) are given their exact values. Breakpoints are
+    /// ordinary ops. Kept out of line so its loop gets the registers to itself.
     #[inline(never)]
     fn run_page(&mut self, bus: &mut Bus, page: usize) -> Option<Stop> {
         let code = bus.icache.page(page)?;
@@ -163,32 +166,18 @@ impl Hart {
                 }
             };
             let (insns, offs) = (&arena.insns[block.start..], &arena.offs[block.start..]);
-            let entry = budget;
-            let mut k = 0;
-            let exit = loop {
-                let i = insns[k];
-                k += 1;
-                // The pc and the budget after this instruction, for the operations
-                // that need them.
-                let at = move || vbase | offs[k - 1] as u64;
-                match self.step_at(bus, i, vbase, entry - k as u64, at) {
-                    Ok(None) => continue,
-                    Ok(Some(next)) => break Ok(next),
-                    Err(t) => break Err((t, i, at())),
-                }
-            };
-            match exit {
-                Ok(next) => {
-                    // A taken branch may leave early; a closing Goto is not counted.
-                    budget = entry - k.min(block.len) as u64;
-                    pc = next;
-                    if budget == 0 || pc & !0xfff != vbase {
-                        self.pc = pc;
-                        self.budget = budget;
-                        return None;
-                    }
-                }
-                Err((t, i, at)) => return self.exit_block(bus, t, i, at, entry - k as u64),
+            let handler = HANDLERS[insns[0].op() as usize];
+            let (next, left) = handler(self, bus, insns.as_ptr(), offs.as_ptr(), vbase, budget);
+            if next == EXITED {
+                let (t, i, at) = self.block_exit;
+                return self.exit_block(bus, t, i, at, left);
+            }
+            budget = left;
+            pc = next;
+            if budget == 0 || pc & !0xfff != vbase {
+                self.pc = pc;
+                self.budget = budget;
+                return None;
             }
         }
     }
@@ -472,7 +461,8 @@ impl Hart {
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
         let pc = self.pc;
         let i = i.at((pc & 0xfff) as u32);
-        let next = match self.step_at(bus, i, pc & !0xfff, self.budget, move || pc) {
+        let next = match self.step_at::<false>(i.op(), bus, i, pc & !0xfff, self.budget, move || pc)
+        {
             Ok(Some(next)) => next,
             Err(t) if t.cause != ENDED && t.cause != REFETCH => return Err(t),
             _ if sets_pc(i.op()) => return Ok(()),
@@ -493,8 +483,9 @@ impl Hart {
     /// memory paths, CSRs, ending the run) are given it or store it, so the others never
     /// touch it. One that ends the run returns `ENDED` after completing.
     #[inline(always)]
-    fn step_at(
+    fn step_at<const FAST: bool>(
         &mut self,
+        op: Op,
         bus: &mut Bus,
         i: Insn,
         vbase: u64,
@@ -532,14 +523,29 @@ impl Hart {
         // A load into rd (the slow path may end the run after it).
         macro_rules! load {
             ($size:expr, |$v:ident| $conv:expr) => {{
-                let ($v, ended) = loaded(self.load(bus, rs1!().wrapping_add(imm!()), $size, left))?;
+                let va = rs1!().wrapping_add(imm!());
+                if FAST {
+                    let Some($v) = self.load_fast(bus, va, $size) else {
+                        return Err(Trap::new(MISS, 0));
+                    };
+                    self.set_x(i.rd(), $conv);
+                    return Ok(None);
+                }
+                let ($v, ended) = loaded(self.load(bus, va, $size, left))?;
                 self.set_x(i.rd(), $conv);
                 return ended_if(ended).map(|()| None);
             }};
         }
         macro_rules! store {
             ($size:expr) => {{
-                self.store(bus, rs1!().wrapping_add(imm!()), $size, rs2!(), left)?;
+                let va = rs1!().wrapping_add(imm!());
+                if FAST {
+                    if !self.store_fast(bus, va, $size, rs2!()) {
+                        return Err(Trap::new(MISS, 0));
+                    }
+                    return Ok(None);
+                }
+                self.store(bus, va, $size, rs2!(), left)?;
                 return Ok(None);
             }};
         }
@@ -554,7 +560,7 @@ impl Hart {
                 return Ok(None);
             }};
         }
-        let v: u64 = match i.op() {
+        let v: u64 = match op {
             Op::Lui => imm!(),
             Op::Auipc => vbase.wrapping_add(imm!()),
             Op::Jal => {
@@ -940,6 +946,141 @@ impl Hart {
         Ok(())
     }
 }
+
+/// What a threaded handler returns for a block left by an exception or a stop (the
+/// details are in `Hart::block_exit`). Odd, so never a pc.
+const EXITED: u64 = 1;
+
+/// A threaded handler: executes the block-form instruction at `ip` (page offset at
+/// `off`, on the virtual page at `vbase`, with `left` steps of budget before it), then
+/// the rest of its block, each instruction's handler calling the next one's. Returns
+/// the next pc and the budget left when the block is left by a control transfer, or
+/// [`EXITED`] and the budget after the instruction that left it otherwise.
+type Handler = fn(&mut Hart, &mut Bus, *const Insn, *const u16, u64, u64) -> (u64, u64);
+
+/// The handler of operation `OP`: [`Hart::step_at`] specialised to one operation, so
+/// each has its own dispatch to the next (the host predicts each one separately), and
+/// no shared loop. Loads and stores take only the TLB fast path here; on a miss the
+/// instruction starts again in [`handler_full`], so the fast path saves no registers
+/// for the slow one's calls.
+fn handler<const OP: u8>(
+    h: &mut Hart,
+    bus: &mut Bus,
+    ip: *const Insn,
+    off: *const u16,
+    vbase: u64,
+    left: u64,
+) -> (u64, u64) {
+    threaded::<OP, true>(h, bus, ip, off, vbase, left)
+}
+
+/// The handler of operation `OP` with the full memory paths (translation, devices,
+/// watchpoints).
+#[inline(never)]
+fn handler_full<const OP: u8>(
+    h: &mut Hart,
+    bus: &mut Bus,
+    ip: *const Insn,
+    off: *const u16,
+    vbase: u64,
+    left: u64,
+) -> (u64, u64) {
+    threaded::<OP, false>(h, bus, ip, off, vbase, left)
+}
+
+/// The body of the handlers. The calls to the next handler are in tail position, which
+/// the compiler turns into jumps in optimised builds; even without that the depth is
+/// bounded by the block length.
+#[inline(always)]
+fn threaded<const OP: u8, const FAST: bool>(
+    h: &mut Hart,
+    bus: &mut Bus,
+    ip: *const Insn,
+    off: *const u16,
+    vbase: u64,
+    entry: u64,
+) -> (u64, u64) {
+    let op = Op::from_u8(OP);
+    // SAFETY: `ip` and `off` point into the arena of the page `run_page` executes
+    // from, which it holds (an `Rc`) for the whole block: `run_page` passes the first
+    // instruction of a block, and a handler moves on to the next only after an
+    // instruction that does not leave the block, which is never a block's last (a
+    // block ends with a jump, a closing `Goto`, or an instruction that stops).
+    let i = unsafe { *ip };
+    // A closing Goto is not an instruction, and not counted.
+    let left = if op == Op::Goto { entry } else { entry - 1 };
+    // SAFETY: as above; `off` runs parallel to `ip`.
+    let at = move || vbase | unsafe { *off } as u64;
+    match h.step_at::<FAST>(op, bus, i, vbase, left, at) {
+        Ok(None) => {
+            // SAFETY: as above: the block goes on after `ip`.
+            let (ip, off) = unsafe { (ip.add(1), off.add(1)) };
+            // SAFETY: as above.
+            let next = unsafe { (*ip).op() };
+            HANDLERS[next as usize](h, bus, ip, off, vbase, left)
+        }
+        Ok(Some(pc)) => (pc, left),
+        Err(t) if FAST && t.cause == MISS => handler_full::<OP>(h, bus, ip, off, vbase, entry),
+        Err(t) => {
+            h.block_exit = (t, i, at());
+            (EXITED, left)
+        }
+    }
+}
+
+/// Sixteen handlers, for operations `16 * $hi` to `16 * $hi + 15`.
+macro_rules! handler_row {
+    ($hi:literal) => {
+        [
+            handler::<{ $hi * 16 }>,
+            handler::<{ $hi * 16 + 1 }>,
+            handler::<{ $hi * 16 + 2 }>,
+            handler::<{ $hi * 16 + 3 }>,
+            handler::<{ $hi * 16 + 4 }>,
+            handler::<{ $hi * 16 + 5 }>,
+            handler::<{ $hi * 16 + 6 }>,
+            handler::<{ $hi * 16 + 7 }>,
+            handler::<{ $hi * 16 + 8 }>,
+            handler::<{ $hi * 16 + 9 }>,
+            handler::<{ $hi * 16 + 10 }>,
+            handler::<{ $hi * 16 + 11 }>,
+            handler::<{ $hi * 16 + 12 }>,
+            handler::<{ $hi * 16 + 13 }>,
+            handler::<{ $hi * 16 + 14 }>,
+            handler::<{ $hi * 16 + 15 }>,
+        ]
+    };
+}
+
+/// The handler of each operation, by discriminant (those past [`Op::COUNT`] are
+/// never used: they would treat the instruction as illegal).
+static HANDLERS: [Handler; 256] = {
+    const ROWS: [[Handler; 16]; 16] = [
+        handler_row!(0),
+        handler_row!(1),
+        handler_row!(2),
+        handler_row!(3),
+        handler_row!(4),
+        handler_row!(5),
+        handler_row!(6),
+        handler_row!(7),
+        handler_row!(8),
+        handler_row!(9),
+        handler_row!(10),
+        handler_row!(11),
+        handler_row!(12),
+        handler_row!(13),
+        handler_row!(14),
+        handler_row!(15),
+    ];
+    let mut t = [ROWS[0][0]; 256];
+    let mut n = 0;
+    while n < 256 {
+        t[n] = ROWS[n / 16][n % 16];
+        n += 1;
+    }
+    t
+};
 
 #[inline(always)]
 fn read_ram(bus: &Bus, o: usize, size: u64) -> u64 {

@@ -68,7 +68,7 @@ const GEN_LAST: u64 = 4094 << GEN_SHIFT;
 /// One direct-mapped TLB. Entries are tagged `vpn | generation`, so a flush is a
 /// generation bump; the array is cleared only when the generation wraps.
 pub struct Tlb {
-    pub e: Box<[TlbEntry]>,
+    pub e: Box<[TlbEntry; TLB_SIZE]>,
     /// Pages with a watchpoint of this TLB's access kind, with their watched spans:
     /// consulted when `e` misses (see [`Tlb::watched`]).
     pub w: Box<[WatchedEntry]>,
@@ -78,7 +78,10 @@ pub struct Tlb {
 impl Tlb {
     fn new() -> Tlb {
         Tlb {
-            e: vec![EMPTY; TLB_SIZE].into_boxed_slice(),
+            e: vec![EMPTY; TLB_SIZE]
+                .into_boxed_slice()
+                .try_into()
+                .expect("TLB_SIZE entries"),
             w: vec![NOT_WATCHED; WATCHED_SIZE].into_boxed_slice(),
             gen: 0,
         }
@@ -110,14 +113,22 @@ impl Tlb {
         })
     }
 
+    /// The RAM offset of an access of `size` bytes at `va` within one page that hits
+    /// in the main TLB.
+    #[inline(always)]
+    fn mapped(&self, va: u64, size: usize) -> Option<usize> {
+        let e = self.entry(va);
+        (e.vpn == self.tag(va) && (va & 0xfff) as usize <= 4096 - size)
+            .then(|| va.wrapping_add(e.off) as usize)
+    }
+
     /// The RAM offset of an access of `size` bytes at `va` that needs no slow path: a
     /// hit within one page in the main TLB, or on a watched page outside its watched
     /// span.
     #[inline(always)]
     fn ram_offset(&self, va: u64, size: usize) -> Option<usize> {
-        let e = self.entry(va);
-        if e.vpn == self.tag(va) && (va & 0xfff) as usize <= 4096 - size {
-            return Some(va.wrapping_add(e.off) as usize);
+        if let Some(i) = self.mapped(va, size) {
+            return Some(i);
         }
         match self.watched(va, size) {
             Some((i, false)) => Some(i),
@@ -517,7 +528,7 @@ impl Hart {
     /// error.
     #[inline(always)]
     pub fn load(&mut self, bus: &mut Bus, va: u64, size: usize, left: u64) -> Result<u64, Trap> {
-        let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Load as usize];
+        let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Load as usize];
         if let Some(i) = tlb.ram_offset(va, size) {
             if let Some(b) = bus.ram.data.get(i..i + size) {
                 let mut v = [0u8; 8];
@@ -526,6 +537,34 @@ impl Hart {
             }
         }
         self.load_slow(bus, va, size, left)
+    }
+
+    /// The load of `size` bytes from `va` when the main load TLB maps it (no watched
+    /// page, no device, no walk): the threaded handlers' fast path, which falls back
+    /// to [`Hart::load`] when this gives None.
+    #[inline(always)]
+    pub fn load_fast(&self, bus: &Bus, va: u64, size: usize) -> Option<u64> {
+        let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Load as usize];
+        let i = tlb.mapped(va, size)?;
+        let b = bus.ram.data.get(i..i + size)?;
+        let mut v = [0u8; 8];
+        v[..size].copy_from_slice(b);
+        Some(u64::from_le_bytes(v))
+    }
+
+    /// The store of the low `size` bytes of `val` at `va` when the main store TLB maps
+    /// it; false (nothing written) otherwise. As [`Hart::load_fast`].
+    #[inline(always)]
+    pub fn store_fast(&self, bus: &mut Bus, va: u64, size: usize, val: u64) -> bool {
+        let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Store as usize];
+        let Some(i) = tlb.mapped(va, size) else {
+            return false;
+        };
+        let Some(b) = bus.ram.data.get_mut(i..i + size) else {
+            return false;
+        };
+        b.copy_from_slice(&val.to_le_bytes()[..size]);
+        true
     }
 
     /// For an access on a watched page whose translation is cached: its RAM offset once
@@ -537,7 +576,7 @@ impl Hart {
         size: usize,
         acc: Access,
     ) -> Result<Option<usize>, Trap> {
-        let tlb = &self.mmu.sets[self.mmu.data_set].e[acc as usize];
+        let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[acc as usize];
         let Some((o, _)) = tlb.watched(va, size) else {
             return Ok(None);
         };
@@ -614,7 +653,7 @@ impl Hart {
     ) -> Result<(), Trap> {
         // (Store TLBs never map code, watched pages included: they are flushed when a
         // page becomes code.)
-        let tlb = &self.mmu.sets[self.mmu.data_set].e[Access::Store as usize];
+        let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Store as usize];
         if let Some(i) = tlb.ram_offset(va, size) {
             if let Some(b) = bus.ram.data.get_mut(i..i + size) {
                 b.copy_from_slice(&val.to_le_bytes()[..size]);
@@ -736,7 +775,7 @@ impl Hart {
     #[inline]
     pub fn fetch_page(&mut self, bus: &mut Bus) -> Result<Option<usize>, Trap> {
         let va = self.pc;
-        let tlb = &self.mmu.sets[self.mmu.fetch_set].e[0];
+        let tlb = &self.mmu.sets[self.mmu.fetch_set & 3].e[0];
         let e = tlb.entry(va);
         if e.vpn == tlb.tag(va) {
             return Ok(Some((va.wrapping_add(e.off) >> 12) as usize));

@@ -106,6 +106,9 @@ pub struct Hart {
     pub trap_repeat: (u64, u64, u64, u32),
     /// Set when the hart entered a trap loop; the event loop reports it once.
     pub trap_loop: bool,
+    /// How the last block left by an exception or a stop: what happened, the
+    /// instruction, and its pc (written by the threaded handlers, see `exec.rs`).
+    pub(crate) block_exit: (trap::Trap, decode::Insn, u64),
 }
 
 /// A ring of the last executed instructions: (pc, raw bits, length, privilege).
@@ -172,6 +175,7 @@ impl Hart {
             flight: None,
             trap_repeat: (0, 0, 0, 0),
             trap_loop: false,
+            block_exit: (trap::Trap::new(0, 0), decode::Insn::UNDECODED, 0),
         };
         h.reset(0x1000);
         h
