@@ -8,7 +8,7 @@
 
 use super::csr::{CsrOp, WriteEffect};
 use super::decode::{decode, Insn, Op};
-use super::icache::{BlockRef, CodePage, BLOCK_MAX, SLOTS};
+use super::icache::{Arena, BlockRef, CodePage, BLOCK_MAX, SLOTS};
 use super::mstatus as ms;
 use super::trap::{cause, Access, Trap, INTERRUPT_BIT};
 use super::{fpu, Hart, HartState, PRV_M, PRV_S, PRV_U};
@@ -141,6 +141,7 @@ impl Hart {
     fn run_page(&mut self, bus: &mut Bus, page: usize) -> Option<Stop> {
         let code = bus.icache.page(page)?;
         let mut arena = code.arena();
+        self.chain = Chain::new(&code, &arena);
         let vbase = self.pc & !0xfff;
         let mut pc = self.pc;
         let mut budget = self.budget;
@@ -156,6 +157,7 @@ impl Hart {
                         drop(arena);
                         let built = self.build_block(bus, &code, page, slot);
                         arena = code.arena();
+                        self.chain = Chain::new(&code, &arena);
                         if built.is_some() {
                             continue;
                         }
@@ -947,6 +949,34 @@ impl Hart {
     }
 }
 
+/// The decoded page and arena `run_page` executes from, for the handlers (see
+/// `Hart::chain`).
+#[derive(Clone, Copy)]
+pub(crate) struct Chain {
+    code: *const CodePage,
+    insns: *const Insn,
+    offs: *const u16,
+    len: usize,
+}
+
+impl Chain {
+    pub(crate) const NONE: Chain = Chain {
+        code: std::ptr::null(),
+        insns: std::ptr::null(),
+        offs: std::ptr::null(),
+        len: 0,
+    };
+
+    fn new(code: &CodePage, arena: &Arena) -> Chain {
+        Chain {
+            code,
+            insns: arena.insns.as_ptr(),
+            offs: arena.offs.as_ptr(),
+            len: arena.insns.len(),
+        }
+    }
+}
+
 /// What a threaded handler returns for a block left by an exception or a stop (the
 /// details are in `Hart::block_exit`). Odd, so never a pc.
 const EXITED: u64 = 1;
@@ -1019,7 +1049,28 @@ fn threaded<const OP: u8, const FAST: bool>(
             let next = unsafe { (*ip).op() };
             HANDLERS[next as usize](h, bus, ip, off, vbase, left)
         }
-        Ok(Some(pc)) => (pc, left),
+        Ok(Some(pc)) => {
+            // On to the next block of this page without returning to `run_page`: each
+            // exit predicts its own next handler. Not in unoptimised builds, where the
+            // calls may not become jumps and a loop would grow the stack.
+            #[cfg(not(debug_assertions))]
+            if pc & !0xfff == vbase {
+                let c = h.chain;
+                // SAFETY: `run_page` set `chain` from the page and arena it holds (and
+                // holds for as long as it calls handlers), and the page's blocks are
+                // in that arena: it is replaced only when the page's blocks are
+                // dropped, by a store that ends the block with an exit instead.
+                let block = unsafe { (*c.code).block(((pc & 0xfff) >> 1) as usize) };
+                if let Some(b) = block.filter(|b| b.len as u64 <= left && b.start + b.len < c.len) {
+                    // SAFETY: as above; the block's instructions are in the arena.
+                    let (ip, off) = unsafe { (c.insns.add(b.start), c.offs.add(b.start)) };
+                    // SAFETY: as above.
+                    let next = unsafe { (*ip).op() };
+                    return HANDLERS[next as usize](h, bus, ip, off, vbase, left);
+                }
+            }
+            (pc, left)
+        }
         Err(t) if FAST && t.cause == MISS => handler_full::<OP>(h, bus, ip, off, vbase, entry),
         Err(t) => {
             h.block_exit = (t, i, at());

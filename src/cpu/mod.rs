@@ -109,6 +109,9 @@ pub struct Hart {
     /// How the last block left by an exception or a stop: what happened, the
     /// instruction, and its pc (written by the threaded handlers, see `exec.rs`).
     pub(crate) block_exit: (trap::Trap, decode::Insn, u64),
+    /// The decoded page `run_page` executes from, for the handlers that go on to the
+    /// next block of that page themselves. Set and used only while `run_page` runs.
+    pub(crate) chain: exec::Chain,
 }
 
 /// A ring of the last executed instructions: (pc, raw bits, length, privilege).
@@ -176,6 +179,7 @@ impl Hart {
             trap_repeat: (0, 0, 0, 0),
             trap_loop: false,
             block_exit: (trap::Trap::new(0, 0), decode::Insn::UNDECODED, 0),
+            chain: exec::Chain::NONE,
         };
         h.reset(0x1000);
         h
