@@ -167,9 +167,11 @@ impl Hart {
                     return self.step_slow(bus, page);
                 }
             };
-            let (insns, offs) = (&arena.insns[block.start..], &arena.offs[block.start..]);
+            let insns = &arena.insns[block.start..];
             let handler = HANDLERS[insns[0].op() as usize];
-            let (next, left) = handler(self, bus, insns.as_ptr(), offs.as_ptr(), vbase, budget);
+            self.chain.block = insns.as_ptr();
+            self.chain.entry = budget;
+            let (next, left) = handler(self, bus, insns.as_ptr(), vbase);
             if next == EXITED {
                 let (t, i, at) = self.block_exit;
                 return self.exit_block(bus, t, i, at, left);
@@ -463,8 +465,14 @@ impl Hart {
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
         let pc = self.pc;
         let i = i.at((pc & 0xfff) as u32);
-        let next = match self.step_at::<false>(i.op(), bus, i, pc & !0xfff, self.budget, move || pc)
-        {
+        let next = match self.step_at::<false>(
+            i.op(),
+            bus,
+            i,
+            pc & !0xfff,
+            self.budget,
+            move |_: &Hart| pc,
+        ) {
             Ok(Some(next)) => next,
             Err(t) if t.cause != ENDED && t.cause != REFETCH => return Err(t),
             _ if sets_pc(i.op()) => return Ok(()),
@@ -492,7 +500,7 @@ impl Hart {
         i: Insn,
         vbase: u64,
         left: u64,
-        pc: impl Fn() -> u64,
+        pc: impl Fn(&Hart) -> u64,
     ) -> Result<Option<u64>, Trap> {
         // Each operation reads only the operands it uses: reading all of them up
         // front costs loads and registers on every instruction.
@@ -734,7 +742,7 @@ impl Hart {
             Op::Illegal => return Err(Trap::illegal(i.raw())),
             // CSRs, system, atomic and floating-point operations: out of line, so the
             // common operations keep their registers.
-            _ => return self.step_rare(bus, i, pc(), left).map(|()| None),
+            _ => return self.step_rare(bus, i, pc(self), left).map(|()| None),
         };
         self.set_x(i.rd(), v);
         Ok(None)
@@ -949,14 +957,17 @@ impl Hart {
     }
 }
 
-/// The decoded page and arena `run_page` executes from, for the handlers (see
-/// `Hart::chain`).
+/// The decoded page and arena `run_page` executes from, and the block being run, for
+/// the handlers (see `Hart::chain`).
 #[derive(Clone, Copy)]
 pub(crate) struct Chain {
     code: *const CodePage,
     insns: *const Insn,
     offs: *const u16,
     len: usize,
+    /// The first instruction of the block being run, and the budget before it.
+    block: *const Insn,
+    entry: u64,
 }
 
 impl Chain {
@@ -965,6 +976,8 @@ impl Chain {
         insns: std::ptr::null(),
         offs: std::ptr::null(),
         len: 0,
+        block: std::ptr::null(),
+        entry: 0,
     };
 
     fn new(code: &CodePage, arena: &Arena) -> Chain {
@@ -973,7 +986,25 @@ impl Chain {
             insns: arena.insns.as_ptr(),
             offs: arena.offs.as_ptr(),
             len: arena.insns.len(),
+            ..Chain::NONE
         }
+    }
+
+    /// The budget after the instruction at `ip` of the block being run (counted when
+    /// `counted`: a closing Goto is not).
+    #[inline(always)]
+    fn left(&self, ip: *const Insn, counted: bool) -> u64 {
+        // SAFETY: `ip` and `block` point into the same block of the arena (see
+        // `threaded`).
+        let done = unsafe { ip.offset_from(self.block) } as u64;
+        self.entry - done - counted as u64
+    }
+
+    /// The pc of the instruction at `ip` on the virtual page at `vbase`.
+    #[inline(always)]
+    fn pc(&self, ip: *const Insn, vbase: u64) -> u64 {
+        // SAFETY: `ip` points into the arena, and `offs` runs parallel to `insns`.
+        vbase | unsafe { *self.offs.offset(ip.offset_from(self.insns)) } as u64
     }
 }
 
@@ -981,27 +1012,23 @@ impl Chain {
 /// details are in `Hart::block_exit`). Odd, so never a pc.
 const EXITED: u64 = 1;
 
-/// A threaded handler: executes the block-form instruction at `ip` (page offset at
-/// `off`, on the virtual page at `vbase`, with `left` steps of budget before it), then
-/// the rest of its block, each instruction's handler calling the next one's. Returns
-/// the next pc and the budget left when the block is left by a control transfer, or
-/// [`EXITED`] and the budget after the instruction that left it otherwise.
-type Handler = fn(&mut Hart, &mut Bus, *const Insn, *const u16, u64, u64) -> (u64, u64);
+/// A threaded handler: executes the block-form instruction at `ip` on the virtual page
+/// at `vbase`, then the rest of its block, each instruction's handler calling the next
+/// one's. Returns the next pc and the budget left when the block is left by a control
+/// transfer, or [`EXITED`] and the budget after the instruction that left it otherwise.
+/// The budget is not counted per instruction: `Hart::chain` holds the block's first
+/// instruction and the budget before it, and the budget after any instruction follows
+/// from its place in the block. (Fewer arguments leave the handlers enough registers
+/// that the common ones save none.)
+type Handler = fn(&mut Hart, &mut Bus, *const Insn, u64) -> (u64, u64);
 
 /// The handler of operation `OP`: [`Hart::step_at`] specialised to one operation, so
 /// each has its own dispatch to the next (the host predicts each one separately), and
 /// no shared loop. Loads and stores take only the TLB fast path here; on a miss the
 /// instruction starts again in [`handler_full`], so the fast path saves no registers
 /// for the slow one's calls.
-fn handler<const OP: u8>(
-    h: &mut Hart,
-    bus: &mut Bus,
-    ip: *const Insn,
-    off: *const u16,
-    vbase: u64,
-    left: u64,
-) -> (u64, u64) {
-    threaded::<OP, true>(h, bus, ip, off, vbase, left)
+fn handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, ip: *const Insn, vbase: u64) -> (u64, u64) {
+    threaded::<OP, true>(h, bus, ip, vbase)
 }
 
 /// The handler of operation `OP` with the full memory paths (translation, devices,
@@ -1011,11 +1038,9 @@ fn handler_full<const OP: u8>(
     h: &mut Hart,
     bus: &mut Bus,
     ip: *const Insn,
-    off: *const u16,
     vbase: u64,
-    left: u64,
 ) -> (u64, u64) {
-    threaded::<OP, false>(h, bus, ip, off, vbase, left)
+    threaded::<OP, false>(h, bus, ip, vbase)
 }
 
 /// The body of the handlers. The calls to the next handler are in tail position, which
@@ -1026,30 +1051,28 @@ fn threaded<const OP: u8, const FAST: bool>(
     h: &mut Hart,
     bus: &mut Bus,
     ip: *const Insn,
-    off: *const u16,
     vbase: u64,
-    entry: u64,
 ) -> (u64, u64) {
     let op = Op::from_u8(OP);
-    // SAFETY: `ip` and `off` point into the arena of the page `run_page` executes
-    // from, which it holds (an `Rc`) for the whole block: `run_page` passes the first
-    // instruction of a block, and a handler moves on to the next only after an
-    // instruction that does not leave the block, which is never a block's last (a
-    // block ends with a jump, a closing `Goto`, or an instruction that stops).
+    // SAFETY: `ip` points into the arena of the page `run_page` executes from, which
+    // it holds (an `Rc`) for the whole block: `run_page` passes the first instruction
+    // of a block, and a handler moves on to the next only after an instruction that
+    // does not leave the block, which is never a block's last (a block ends with a
+    // jump, a closing `Goto`, or an instruction that stops).
     let i = unsafe { *ip };
     // A closing Goto is not an instruction, and not counted.
-    let left = if op == Op::Goto { entry } else { entry - 1 };
-    // SAFETY: as above; `off` runs parallel to `ip`.
-    let at = move || vbase | unsafe { *off } as u64;
-    match h.step_at::<FAST>(op, bus, i, vbase, left, at) {
+    let counted = op != Op::Goto;
+    let left = h.chain.left(ip, counted);
+    match h.step_at::<FAST>(op, bus, i, vbase, left, |h: &Hart| h.chain.pc(ip, vbase)) {
         Ok(None) => {
             // SAFETY: as above: the block goes on after `ip`.
-            let (ip, off) = unsafe { (ip.add(1), off.add(1)) };
+            let ip = unsafe { ip.add(1) };
             // SAFETY: as above.
             let next = unsafe { (*ip).op() };
-            HANDLERS[next as usize](h, bus, ip, off, vbase, left)
+            HANDLERS[next as usize](h, bus, ip, vbase)
         }
         Ok(Some(pc)) => {
+            let left = h.chain.left(ip, counted);
             // On to the next block of this page without returning to `run_page`: each
             // exit predicts its own next handler. Not in unoptimised builds, where the
             // calls may not become jumps and a loop would grow the stack.
@@ -1063,18 +1086,20 @@ fn threaded<const OP: u8, const FAST: bool>(
                 let block = unsafe { (*c.code).block(((pc & 0xfff) >> 1) as usize) };
                 if let Some(b) = block.filter(|b| b.len as u64 <= left && b.start + b.len < c.len) {
                     // SAFETY: as above; the block's instructions are in the arena.
-                    let (ip, off) = unsafe { (c.insns.add(b.start), c.offs.add(b.start)) };
+                    let ip = unsafe { c.insns.add(b.start) };
+                    h.chain.block = ip;
+                    h.chain.entry = left;
                     // SAFETY: as above.
                     let next = unsafe { (*ip).op() };
-                    return HANDLERS[next as usize](h, bus, ip, off, vbase, left);
+                    return HANDLERS[next as usize](h, bus, ip, vbase);
                 }
             }
             (pc, left)
         }
-        Err(t) if FAST && t.cause == MISS => handler_full::<OP>(h, bus, ip, off, vbase, entry),
+        Err(t) if FAST && t.cause == MISS => handler_full::<OP>(h, bus, ip, vbase),
         Err(t) => {
-            h.block_exit = (t, i, at());
-            (EXITED, left)
+            h.block_exit = (t, i, h.chain.pc(ip, vbase));
+            (EXITED, h.chain.left(ip, counted))
         }
     }
 }
