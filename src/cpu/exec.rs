@@ -8,7 +8,7 @@
 
 use super::csr::{CsrOp, WriteEffect};
 use super::decode::{decode, Insn, Op};
-use super::icache::{Arena, BlockRef, CodePage, BLOCK_MAX, SLOTS};
+use super::icache::{Arena, BlockRef, CodePage, Entry, Handler, BLOCK_MAX, SLOTS};
 use super::mstatus as ms;
 use super::trap::{cause, Access, Trap, INTERRUPT_BIT};
 use super::{fpu, Hart, HartState, PRV_M, PRV_S, PRV_U};
@@ -167,11 +167,10 @@ impl Hart {
                     return self.step_slow(bus, page);
                 }
             };
-            let insns = &arena.insns[block.start..];
-            let handler = HANDLERS[insns[0].op() as usize];
-            self.chain.block = insns.as_ptr();
+            let first = &arena.insns[block.start];
+            self.chain.block = first;
             self.chain.entry = budget;
-            let (next, left) = handler(self, bus, insns.as_ptr(), vbase);
+            let (next, left) = (first.run)(self, bus, first, vbase);
             if next == EXITED {
                 let (t, i, at) = self.block_exit;
                 return self.exit_block(bus, t, i, at, left);
@@ -303,7 +302,14 @@ impl Hart {
             insns.push(Insn::goto(s as u32 * 2));
             offs.push((s * 2) as u16);
         }
-        Some(code.add_block(slot, &insns, &offs, len))
+        let entries: Vec<Entry> = insns
+            .into_iter()
+            .map(|insn| Entry {
+                run: HANDLERS[insn.op() as usize],
+                insn,
+            })
+            .collect();
+        Some(code.add_block(slot, &entries, &offs, len))
     }
 
     /// Enters the trap `t`, or ends the run for a watchpoint hit (the instruction did
@@ -962,11 +968,11 @@ impl Hart {
 #[derive(Clone, Copy)]
 pub(crate) struct Chain {
     code: *const CodePage,
-    insns: *const Insn,
+    insns: *const Entry,
     offs: *const u16,
     len: usize,
     /// The first instruction of the block being run, and the budget before it.
-    block: *const Insn,
+    block: *const Entry,
     entry: u64,
 }
 
@@ -993,7 +999,7 @@ impl Chain {
     /// The budget after the instruction at `ip` of the block being run (counted when
     /// `counted`: a closing Goto is not).
     #[inline(always)]
-    fn left(&self, ip: *const Insn, counted: bool) -> u64 {
+    fn left(&self, ip: *const Entry, counted: bool) -> u64 {
         // SAFETY: `ip` and `block` point into the same block of the arena (see
         // `threaded`).
         let done = unsafe { ip.offset_from(self.block) } as u64;
@@ -1002,7 +1008,7 @@ impl Chain {
 
     /// The pc of the instruction at `ip` on the virtual page at `vbase`.
     #[inline(always)]
-    fn pc(&self, ip: *const Insn, vbase: u64) -> u64 {
+    fn pc(&self, ip: *const Entry, vbase: u64) -> u64 {
         // SAFETY: `ip` points into the arena, and `offs` runs parallel to `insns`.
         vbase | unsafe { *self.offs.offset(ip.offset_from(self.insns)) } as u64
     }
@@ -1012,22 +1018,12 @@ impl Chain {
 /// details are in `Hart::block_exit`). Odd, so never a pc.
 const EXITED: u64 = 1;
 
-/// A threaded handler: executes the block-form instruction at `ip` on the virtual page
-/// at `vbase`, then the rest of its block, each instruction's handler calling the next
-/// one's. Returns the next pc and the budget left when the block is left by a control
-/// transfer, or [`EXITED`] and the budget after the instruction that left it otherwise.
-/// The budget is not counted per instruction: `Hart::chain` holds the block's first
-/// instruction and the budget before it, and the budget after any instruction follows
-/// from its place in the block. (Fewer arguments leave the handlers enough registers
-/// that the common ones save none.)
-type Handler = fn(&mut Hart, &mut Bus, *const Insn, u64) -> (u64, u64);
-
 /// The handler of operation `OP`: [`Hart::step_at`] specialised to one operation, so
 /// each has its own dispatch to the next (the host predicts each one separately), and
 /// no shared loop. Loads and stores take only the TLB fast path here; on a miss the
 /// instruction starts again in [`handler_full`], so the fast path saves no registers
 /// for the slow one's calls.
-fn handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, ip: *const Insn, vbase: u64) -> (u64, u64) {
+fn handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, ip: *const Entry, vbase: u64) -> (u64, u64) {
     threaded::<OP, true>(h, bus, ip, vbase)
 }
 
@@ -1037,7 +1033,7 @@ fn handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, ip: *const Insn, vbase: u6
 fn handler_full<const OP: u8>(
     h: &mut Hart,
     bus: &mut Bus,
-    ip: *const Insn,
+    ip: *const Entry,
     vbase: u64,
 ) -> (u64, u64) {
     threaded::<OP, false>(h, bus, ip, vbase)
@@ -1050,7 +1046,7 @@ fn handler_full<const OP: u8>(
 fn threaded<const OP: u8, const FAST: bool>(
     h: &mut Hart,
     bus: &mut Bus,
-    ip: *const Insn,
+    ip: *const Entry,
     vbase: u64,
 ) -> (u64, u64) {
     let op = Op::from_u8(OP);
@@ -1059,7 +1055,7 @@ fn threaded<const OP: u8, const FAST: bool>(
     // of a block, and a handler moves on to the next only after an instruction that
     // does not leave the block, which is never a block's last (a block ends with a
     // jump, a closing `Goto`, or an instruction that stops).
-    let i = unsafe { *ip };
+    let i = unsafe { (*ip).insn };
     // A closing Goto is not an instruction, and not counted.
     let counted = op != Op::Goto;
     let left = h.chain.left(ip, counted);
@@ -1068,8 +1064,8 @@ fn threaded<const OP: u8, const FAST: bool>(
             // SAFETY: as above: the block goes on after `ip`.
             let ip = unsafe { ip.add(1) };
             // SAFETY: as above.
-            let next = unsafe { (*ip).op() };
-            HANDLERS[next as usize](h, bus, ip, vbase)
+            let run = unsafe { (*ip).run };
+            run(h, bus, ip, vbase)
         }
         Ok(Some(pc)) => {
             let left = h.chain.left(ip, counted);
@@ -1090,8 +1086,8 @@ fn threaded<const OP: u8, const FAST: bool>(
                     h.chain.block = ip;
                     h.chain.entry = left;
                     // SAFETY: as above.
-                    let next = unsafe { (*ip).op() };
-                    return HANDLERS[next as usize](h, bus, ip, vbase);
+                    let run = unsafe { (*ip).run };
+                    return run(h, bus, ip, vbase);
                 }
             }
             (pc, left)

@@ -17,6 +17,8 @@
 //! that does this invalidation.
 
 use super::decode::{Insn, Op};
+use super::Hart;
+use crate::bus::Bus;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -39,9 +41,27 @@ pub const BLOCK_MAX: usize = 64;
 /// interpreter's feet. Blocks are only appended while nobody executes from it.
 #[derive(Clone, Default)]
 pub struct Arena {
-    pub insns: Vec<Insn>,
+    pub insns: Vec<Entry>,
     /// The page offset (bytes) of each instruction.
     pub offs: Vec<u16>,
+}
+
+/// The interpreter's handler for one operation (see `exec.rs`): executes the block
+/// entry at `ip` on the virtual page at `vbase`, then the rest of its block, each
+/// instruction's handler calling the next one's. Returns the next pc and the budget
+/// left when the block is left by a control transfer, or `EXITED` and the budget after
+/// the instruction that left it otherwise. The budget is not counted per instruction:
+/// `Hart::chain` holds the block's first instruction and the budget before it, and the
+/// budget after any instruction follows from its place in the block. (Few arguments
+/// leave the handlers enough registers that the common ones save none.)
+pub type Handler = fn(&mut Hart, &mut Bus, *const Entry, u64) -> (u64, u64);
+
+/// A block entry: an instruction in block form and the handler that executes it, so
+/// that going on to the next instruction is one load and one jump.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub run: Handler,
+    pub insn: Insn,
 }
 
 /// Where a block lies in its page's [`Arena`]: its `len` instructions start at
@@ -101,7 +121,7 @@ impl CodePage {
     /// Appends the block entered at `slot`: `len` instructions (1 to 255), then
     /// possibly its closing [`Op::Goto`]. Nobody should hold the arena then, or it is
     /// copied.
-    pub fn add_block(&self, slot: usize, insns: &[Insn], offs: &[u16], len: usize) -> BlockRef {
+    pub fn add_block(&self, slot: usize, insns: &[Entry], offs: &[u16], len: usize) -> BlockRef {
         debug_assert!((1..256).contains(&len) && insns.len() == offs.len());
         debug_assert!(insns.len() == len || insns.len() == len + 1);
         if self.arena.borrow().insns.len() + insns.len() > ARENA_MAX {
@@ -245,8 +265,17 @@ mod tests {
     use super::*;
     use crate::cpu::decode::decode;
 
+    /// These tests build blocks but never run them.
+    fn not_run(_: &mut Hart, _: &mut Bus, _: *const Entry, _: u64) -> (u64, u64) {
+        unreachable!("the icache tests do not execute blocks")
+    }
+
     fn block_of(p: &CodePage, slot: usize) -> BlockRef {
-        p.add_block(slot, &[p.slot(slot)], &[(slot * 2) as u16], 1)
+        let entry = Entry {
+            run: not_run,
+            insn: p.slot(slot),
+        };
+        p.add_block(slot, &[entry], &[(slot * 2) as u16], 1)
     }
 
     /// Code page `n`, which each test made code before asking.
