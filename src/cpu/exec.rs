@@ -54,6 +54,7 @@ impl Hart {
         self.run_start = start;
         self.run_len = steps;
         self.budget = steps;
+        self.use_ram(bus);
         if self.mmu.code_gen != bus.icache.gen {
             self.mmu.flush_stores();
             self.mmu.code_gen = bus.icache.gen;
@@ -541,7 +542,7 @@ impl Hart {
             ($size:expr, |$v:ident| $conv:expr) => {{
                 let va = rs1!().wrapping_add(imm!());
                 if FAST {
-                    let Some($v) = self.load_fast(bus, va, $size) else {
+                    let Some($v) = self.load_fast(va, $size) else {
                         return Err(Trap::new(MISS, 0));
                     };
                     self.set_x(i.rd(), $conv);

@@ -47,7 +47,9 @@ const NOT_WATCHED: WatchedEntry = WatchedEntry {
 const TLB_MASK: u64 = TLB_SIZE as u64 - 1;
 const INVALID: u64 = u64::MAX;
 
-/// One TLB entry: virtual page number, and `ram_offset - vaddr_page` (wrapping).
+/// One TLB entry: virtual page number, and `host_address - vaddr_page` (wrapping),
+/// where the host address is that of the page in the RAM the entry was made for
+/// (`Mmu::ram_host`), so that a hit gives the host address of the access at once.
 #[derive(Clone, Copy, Debug)]
 pub struct TlbEntry {
     pub vpn: u64,
@@ -113,8 +115,8 @@ impl Tlb {
         })
     }
 
-    /// The RAM offset of an access of `size` bytes at `va` within one page that hits
-    /// in the main TLB.
+    /// The host address of an access of `size` bytes at `va` within one page that
+    /// hits in the main TLB.
     #[inline(always)]
     fn mapped(&self, va: u64, size: usize) -> Option<usize> {
         let e = self.entry(va);
@@ -126,9 +128,9 @@ impl Tlb {
     /// hit within one page in the main TLB, or on a watched page outside its watched
     /// span.
     #[inline(always)]
-    fn ram_offset(&self, va: u64, size: usize) -> Option<usize> {
-        if let Some(i) = self.mapped(va, size) {
-            return Some(i);
+    fn ram_offset(&self, va: u64, size: usize, ram_host: usize) -> Option<usize> {
+        if let Some(h) = self.mapped(va, size) {
+            return Some(h.wrapping_sub(ram_host));
         }
         match self.watched(va, size) {
             Some((i, false)) => Some(i),
@@ -169,6 +171,9 @@ pub struct Mmu {
     pub fetch_set: usize,
     /// The icache generation the store TLBs were last checked against.
     pub code_gen: u64,
+    /// The host address of the RAM every main TLB entry was made for (see
+    /// [`Hart::use_ram`]).
+    pub ram_host: usize,
     /// Active PMP entries in priority order: (start, end, pmpcfg byte).
     pub pmp: Vec<(u64, u64, u8)>,
 }
@@ -180,6 +185,7 @@ impl Mmu {
             data_set: 3,
             fetch_set: 3,
             code_gen: 0,
+            ram_host: 0,
             pmp: Vec::new(),
         }
     }
@@ -495,6 +501,19 @@ impl Hart {
         Ok(pa)
     }
 
+    /// Makes the main TLBs map into `bus`'s RAM: when they were made for another RAM
+    /// allocation, they are flushed first. `Hart::run` calls this before any block
+    /// runs, and `tlb_fill` makes entries only for this RAM, so a hit always gives an
+    /// address inside the live RAM.
+    #[inline]
+    pub fn use_ram(&mut self, bus: &mut Bus) {
+        let host = bus.ram.data.as_mut_ptr() as usize;
+        if self.mmu.ram_host != host {
+            self.mmu.flush_all();
+            self.mmu.ram_host = host;
+        }
+    }
+
     /// Installs a TLB entry for `va` -> RAM page of `pa`, when the page allows it.
     fn tlb_fill(&mut self, bus: &Bus, va: u64, pa: u64, acc: Access) {
         let page_pa = pa & !(PAGE_SIZE - 1);
@@ -512,12 +531,19 @@ impl Hart {
         } else {
             self.mmu.data_set
         };
+        if self.mmu.ram_host != bus.ram.data.as_ptr() as usize {
+            // Entries are made only for the RAM `use_ram` chose.
+            return;
+        }
         let vpage = va & !(PAGE_SIZE - 1);
+        let host = (self.mmu.ram_host + ram_off) as u64;
         let tlb = &mut self.mmu.sets[set].e[acc as usize];
-        let (vpn, off) = (tlb.tag(va), (ram_off as u64).wrapping_sub(vpage));
+        let vpn = tlb.tag(va);
         if let Some((lo, hi)) = bus.watch.page_span(page_pa, acc) {
+            let off = (ram_off as u64).wrapping_sub(vpage);
             tlb.w[((va >> 12) as usize) % WATCHED_SIZE] = WatchedEntry { vpn, off, lo, hi };
         } else {
+            let off = host.wrapping_sub(vpage);
             tlb.e[((va >> 12) & TLB_MASK) as usize] = TlbEntry { vpn, off };
         }
     }
@@ -529,7 +555,7 @@ impl Hart {
     #[inline(always)]
     pub fn load(&mut self, bus: &mut Bus, va: u64, size: usize, left: u64) -> Result<u64, Trap> {
         let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Load as usize];
-        if let Some(i) = tlb.ram_offset(va, size) {
+        if let Some(i) = tlb.ram_offset(va, size, self.mmu.ram_host) {
             if let Some(b) = bus.ram.data.get(i..i + size) {
                 let mut v = [0u8; 8];
                 v[..size].copy_from_slice(b);
@@ -543,27 +569,33 @@ impl Hart {
     /// page, no device, no walk): the threaded handlers' fast path, which falls back
     /// to [`Hart::load`] when this gives None.
     #[inline(always)]
-    pub fn load_fast(&self, bus: &Bus, va: u64, size: usize) -> Option<u64> {
+    pub fn load_fast(&self, va: u64, size: usize) -> Option<u64> {
         let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Load as usize];
-        let i = tlb.mapped(va, size)?;
-        let b = bus.ram.data.get(i..i + size)?;
+        let h = tlb.mapped(va, size)? as *const u8;
         let mut v = [0u8; 8];
-        v[..size].copy_from_slice(b);
+        // SAFETY: a hit maps `va`'s page to a page wholly inside the RAM buffer at
+        // `ram_host` (`tlb_fill` makes entries only for such pages of that buffer,
+        // and `use_ram`, which `Hart::run` calls before any block runs, flushes them
+        // when the buffer is another), and `mapped` checked that the access stays
+        // within the page. The buffer is never resized or moved while it lives;
+        // `ram_host` came from its `as_mut_ptr` (exposed by the cast), and the hart
+        // runs on the thread that owns the bus, so nothing accesses RAM meanwhile.
+        // Measured: mem.elf 0.81 -> 0.71 s against bounds-checked slice reads.
+        unsafe { std::ptr::copy_nonoverlapping(h, v.as_mut_ptr(), size) };
         Some(u64::from_le_bytes(v))
     }
 
     /// The store of the low `size` bytes of `val` at `va` when the main store TLB maps
     /// it; false (nothing written) otherwise. As [`Hart::load_fast`].
     #[inline(always)]
-    pub fn store_fast(&self, bus: &mut Bus, va: u64, size: usize, val: u64) -> bool {
+    pub fn store_fast(&self, _bus: &mut Bus, va: u64, size: usize, val: u64) -> bool {
         let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Store as usize];
-        let Some(i) = tlb.mapped(va, size) else {
+        let Some(h) = tlb.mapped(va, size) else {
             return false;
         };
-        let Some(b) = bus.ram.data.get_mut(i..i + size) else {
-            return false;
-        };
-        b.copy_from_slice(&val.to_le_bytes()[..size]);
+        // SAFETY: as for `load_fast`; the caller holds the bus (and so the RAM)
+        // mutably.
+        unsafe { std::ptr::copy_nonoverlapping(val.to_le_bytes().as_ptr(), h as *mut u8, size) };
         true
     }
 
@@ -654,7 +686,7 @@ impl Hart {
         // (Store TLBs never map code, watched pages included: they are flushed when a
         // page becomes code.)
         let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Store as usize];
-        if let Some(i) = tlb.ram_offset(va, size) {
+        if let Some(i) = tlb.ram_offset(va, size, self.mmu.ram_host) {
             if let Some(b) = bus.ram.data.get_mut(i..i + size) {
                 b.copy_from_slice(&val.to_le_bytes()[..size]);
                 return Ok(());
@@ -778,7 +810,8 @@ impl Hart {
         let tlb = &self.mmu.sets[self.mmu.fetch_set & 3].e[0];
         let e = tlb.entry(va);
         if e.vpn == tlb.tag(va) {
-            return Ok(Some((va.wrapping_add(e.off) >> 12) as usize));
+            let host = va.wrapping_add(e.off) as usize;
+            return Ok(Some(host.wrapping_sub(self.mmu.ram_host) >> 12));
         }
         let pa = self.translate_access(bus, va, 2, Access::Fetch)?;
         let page_pa = pa & !(PAGE_SIZE - 1);
