@@ -70,3 +70,41 @@ fn any_slicing_gives_the_state_of_single_steps() {
         }
     }
 }
+
+/// A block that branches to itself runs for a whole slice: the interpreter goes from
+/// block to block within a page without returning (the handlers' calls are jumps in
+/// optimised builds), so this must not grow the host stack. Run on a small stack so a
+/// build where those calls stayed calls overflows here instead of in a user's session.
+#[test]
+fn a_self_loop_runs_a_long_slice_on_a_small_stack() {
+    let run = || {
+        // beq x0, x0, 0: a one-instruction loop at the entry.
+        let m = board::build(Config {
+            ram_size: 16 << 20,
+            harts: 1,
+            kernel: Some(Image {
+                name: "loop.bin".into(),
+                data: 0x0000_0063u32.to_le_bytes().to_vec(),
+            }),
+            ..Default::default()
+        });
+        let mut m = m.unwrap();
+        let entry = m.harts[0].pc;
+        let mut pcs = Vec::new();
+        while m.steps < 5_000_000 {
+            assert_eq!(m.run(5_000_000 - m.steps), Outcome::Budget);
+            pcs.push(m.harts[0].pc);
+        }
+        (m.steps, entry, pcs)
+    };
+    let (steps, entry, pcs) = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .expect("the loop ran without exhausting its stack");
+    assert_eq!(steps, 5_000_000);
+    assert_ne!(entry, 0);
+    // The reset ROM's few instructions, then the loop at the RAM base.
+    assert!(pcs.iter().all(|&pc| pc == 0x8000_0000), "{pcs:x?}");
+}
