@@ -32,6 +32,10 @@ pub enum Op {
     /// Block form only: a JAL whose target the block goes on at (same page); it only
     /// writes the link register.
     JalIn,
+    /// An operation whose only effect is writing rd, with rd = x0 (the NOP and HINT
+    /// encodings): does nothing. Decoding produces it so that the operations that only
+    /// write rd never see x0 as their destination.
+    Nop,
     Lb,
     Lh,
     Lw,
@@ -424,11 +428,108 @@ fn sext(x: u32, width: u32) -> i32 {
 
 /// Decodes one instruction. `raw` holds 32 bits, or 16 in the low half when compressed.
 pub fn decode(raw: u32) -> Insn {
-    if raw & 3 != 3 {
-        decode_compressed(raw & 0xffff).pack()
+    let mut f = if raw & 3 != 3 {
+        decode_compressed(raw & 0xffff)
     } else {
-        decode32(raw).pack()
+        decode32(raw)
+    };
+    if f.rd == 0 && only_writes_rd(f.op) {
+        f.op = Op::Nop;
     }
+    f.pack()
+}
+
+/// Whether the only effect of `op` is writing integer register rd (so with rd = x0 it
+/// does nothing). The interpreter stores such an operation's result without keeping
+/// x0 zero, relying on [`decode`] to have made it [`Op::Nop`] when rd is x0.
+pub fn only_writes_rd(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Lui | Auipc
+            | JalIn
+            | Addi
+            | Slti
+            | Sltiu
+            | Xori
+            | Ori
+            | Andi
+            | Slli
+            | Srli
+            | Srai
+            | Add
+            | Sub
+            | Sll
+            | Slt
+            | Sltu
+            | Xor
+            | Srl
+            | Sra
+            | Or
+            | And
+            | Addiw
+            | Slliw
+            | Srliw
+            | Sraiw
+            | Addw
+            | Subw
+            | Sllw
+            | Srlw
+            | Sraw
+            | Mul
+            | Mulh
+            | Mulhsu
+            | Mulhu
+            | Div
+            | Divu
+            | Rem
+            | Remu
+            | Mulw
+            | Divw
+            | Divuw
+            | Remw
+            | Remuw
+            | AddUw
+            | Sh1add
+            | Sh2add
+            | Sh3add
+            | Sh1addUw
+            | Sh2addUw
+            | Sh3addUw
+            | SlliUw
+            | Andn
+            | Orn
+            | Xnor
+            | Clz
+            | Clzw
+            | Ctz
+            | Ctzw
+            | Cpop
+            | Cpopw
+            | Max
+            | Maxu
+            | Min
+            | Minu
+            | SextB
+            | SextH
+            | ZextH
+            | Rol
+            | Rolw
+            | Ror
+            | Rori
+            | Roriw
+            | Rorw
+            | OrcB
+            | Rev8
+            | Bclr
+            | Bclri
+            | Bext
+            | Bexti
+            | Binv
+            | Binvi
+            | Bset
+            | Bseti
+    )
 }
 
 fn decode32(raw: u32) -> Fields {

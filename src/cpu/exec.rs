@@ -272,7 +272,9 @@ impl Hart {
             if insn.op() == Op::Jal && (0..4096).contains(&target) {
                 // A jump within the page: the block goes on at its target (loops
                 // unroll into one block, up to BLOCK_MAX instructions).
-                insns.push(insn.at(off as u32).with_op(Op::JalIn));
+                // (A jump that does not link does nothing more.)
+                let op = if insn.rd() == 0 { Op::Nop } else { Op::JalIn };
+                insns.push(insn.at(off as u32).with_op(op));
                 offs.push(off as u16);
                 s = target as usize / 2;
                 continue;
@@ -741,7 +743,7 @@ impl Hart {
             Op::Binvi => rs1!() ^ (1 << sh!()),
             Op::Bset => rs1!() | (1 << (rs2!() & 63)),
             Op::Bseti => rs1!() | (1 << sh!()),
-            Op::Fence | Op::FenceI => return Ok(None),
+            Op::Nop | Op::Fence | Op::FenceI => return Ok(None),
             // Never executed (blocks and the single-step paths decode first); were it
             // reached, it stands for the all-zero parcel, an illegal instruction.
             Op::Undecoded => return Err(Trap::illegal(i.raw())),
@@ -751,7 +753,9 @@ impl Hart {
             // common operations keep their registers.
             _ => return self.step_rare(bus, i, pc(self), left).map(|()| None),
         };
-        self.set_x(i.rd(), v);
+        // Every operation that gets here only writes rd, and decoding made it a Nop
+        // when rd is x0 (see `decode::only_writes_rd`): no need to keep x0 zero.
+        self.x[(i.rd() & 31) as usize] = v;
         Ok(None)
     }
 
@@ -1301,5 +1305,46 @@ impl Hart {
     fn write_ram(&mut self, bus: &mut Bus, pa: u64, o: usize, size: u64, v: u64) {
         bus.ram.data[o..o + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
         self.wrote_ram(bus, pa, size);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::Ram;
+    use crate::irq::IrqState;
+    use crate::logging::Log;
+
+    /// Operations that only write rd store their result without zeroing x0 afterwards,
+    /// relying on decoding to have made them `Op::Nop` when rd is x0. Execute every
+    /// 16-bit encoding and a spread of 32-bit ones with x0 as rd (whatever they decode
+    /// to, with every register nonzero), and x0 must still read zero.
+    #[test]
+    fn no_instruction_leaves_x0_nonzero() {
+        let mut bus = Bus::new(
+            Ram::new(0x8000_0000, 1 << 20),
+            Ram::new(0x1000, 0x1000),
+            IrqState::new(1),
+            Log::default(),
+        );
+        let mut h = Hart::new(0);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut raws: Vec<u32> = (0..=0xffffu32).filter(|r| r & 3 != 3).collect();
+        for _ in 0..200_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // A 32-bit encoding with rd (bits 11:7) = x0.
+            raws.push(((seed >> 32) as u32 | 3) & !(31 << 7));
+        }
+        for raw in raws {
+            for r in 1..32 {
+                h.x[r] = 0x8000_0100 + r as u64 * 8;
+            }
+            h.pc = 0x8000_0000;
+            h.budget = 1 << 40;
+            let _ = h.execute(&mut bus, decode(raw));
+            assert_eq!(h.x[0], 0, "{raw:#010x} wrote x0");
+        }
     }
 }
