@@ -474,7 +474,7 @@ impl Hart {
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
         let pc = self.pc;
         let i = i.at((pc & 0xfff) as u32);
-        let next = match self.step_at::<false>(
+        let next = match self.step_at::<MEM_FULL>(
             i.op(),
             bus,
             i,
@@ -502,7 +502,7 @@ impl Hart {
     /// memory paths, CSRs, ending the run) are given it or store it, so the others never
     /// touch it. One that ends the run returns `ENDED` after completing.
     #[inline(always)]
-    fn step_at<const FAST: bool>(
+    fn step_at<const MEM: u8>(
         &mut self,
         op: Op,
         bus: &mut Bus,
@@ -543,8 +543,8 @@ impl Hart {
         macro_rules! load {
             ($size:expr, |$v:ident| $conv:expr) => {{
                 let va = rs1!().wrapping_add(imm!());
-                if FAST {
-                    let Some($v) = self.load_fast(va, $size) else {
+                if MEM != MEM_FULL {
+                    let Some($v) = self.load_fast(va, $size, MEM == MEM_WATCHED) else {
                         return Err(Trap::new(MISS, 0));
                     };
                     self.set_x(i.rd(), $conv);
@@ -558,8 +558,8 @@ impl Hart {
         macro_rules! store {
             ($size:expr) => {{
                 let va = rs1!().wrapping_add(imm!());
-                if FAST {
-                    if !self.store_fast(bus, va, $size, rs2!()) {
+                if MEM != MEM_FULL {
+                    if !self.store_fast(bus, va, $size, rs2!(), MEM == MEM_WATCHED) {
                         return Err(Trap::new(MISS, 0));
                     }
                     return Ok(None);
@@ -1023,13 +1023,33 @@ impl Chain {
 /// details are in `Hart::block_exit`). Odd, so never a pc.
 const EXITED: u64 = 1;
 
+/// How a handler's loads and stores find memory: the main TLBs only, ...
+const MEM_MAIN: u8 = 0;
+/// ... the main TLBs, then the watched-page TLBs (an access to a watched page that
+/// cannot hit a watchpoint) ...
+const MEM_WATCHED: u8 = 1;
+/// ... or every path (walks, devices, watchpoint checks).
+const MEM_FULL: u8 = 2;
+
 /// The handler of operation `OP`: [`Hart::step_at`] specialised to one operation, so
 /// each has its own dispatch to the next (the host predicts each one separately), and
-/// no shared loop. Loads and stores take only the TLB fast path here; on a miss the
-/// instruction starts again in [`handler_full`], so the fast path saves no registers
-/// for the slow one's calls.
+/// no shared loop. Loads and stores try only the main TLBs here; on a miss the
+/// instruction starts again in [`handler_watched`], then [`handler_full`], so the fast
+/// path saves no registers for calls it does not make.
 fn handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, ip: *const Entry, vbase: u64) -> (u64, u64) {
-    threaded::<OP, true>(h, bus, ip, vbase)
+    threaded::<OP, MEM_MAIN>(h, bus, ip, vbase)
+}
+
+/// The handler of operation `OP` whose memory access missed the main TLBs: tries the
+/// watched-page TLBs too.
+#[inline(never)]
+fn handler_watched<const OP: u8>(
+    h: &mut Hart,
+    bus: &mut Bus,
+    ip: *const Entry,
+    vbase: u64,
+) -> (u64, u64) {
+    threaded::<OP, MEM_WATCHED>(h, bus, ip, vbase)
 }
 
 /// The handler of operation `OP` with the full memory paths (translation, devices,
@@ -1041,14 +1061,14 @@ fn handler_full<const OP: u8>(
     ip: *const Entry,
     vbase: u64,
 ) -> (u64, u64) {
-    threaded::<OP, false>(h, bus, ip, vbase)
+    threaded::<OP, MEM_FULL>(h, bus, ip, vbase)
 }
 
 /// The body of the handlers. The calls to the next handler are in tail position, which
 /// the compiler turns into jumps in optimised builds; even without that the depth is
 /// bounded by the block length.
 #[inline(always)]
-fn threaded<const OP: u8, const FAST: bool>(
+fn threaded<const OP: u8, const MEM: u8>(
     h: &mut Hart,
     bus: &mut Bus,
     ip: *const Entry,
@@ -1064,7 +1084,7 @@ fn threaded<const OP: u8, const FAST: bool>(
     // A closing Goto is not an instruction, and not counted.
     let counted = op != Op::Goto;
     let left = h.chain.left(ip, counted);
-    match h.step_at::<FAST>(op, bus, i, vbase, left, |h: &Hart| h.chain.pc(ip, vbase)) {
+    match h.step_at::<MEM>(op, bus, i, vbase, left, |h: &Hart| h.chain.pc(ip, vbase)) {
         Ok(None) => {
             // SAFETY: as above: the block goes on after `ip`.
             let ip = unsafe { ip.add(1) };
@@ -1097,7 +1117,8 @@ fn threaded<const OP: u8, const FAST: bool>(
             }
             (pc, left)
         }
-        Err(t) if FAST && t.cause == MISS => handler_full::<OP>(h, bus, ip, vbase),
+        Err(t) if MEM == MEM_MAIN && t.cause == MISS => handler_watched::<OP>(h, bus, ip, vbase),
+        Err(t) if MEM == MEM_WATCHED && t.cause == MISS => handler_full::<OP>(h, bus, ip, vbase),
         Err(t) => {
             h.block_exit = (t, i, h.chain.pc(ip, vbase));
             (EXITED, h.chain.left(ip, counted))

@@ -129,11 +129,18 @@ impl Tlb {
     /// span.
     #[inline(always)]
     fn ram_offset(&self, va: u64, size: usize, ram_host: usize) -> Option<usize> {
+        self.host(va, size, ram_host)
+            .map(|h| h.wrapping_sub(ram_host))
+    }
+
+    /// As [`Tlb::ram_offset`], the host address (in the RAM at `ram_host`).
+    #[inline(always)]
+    fn host(&self, va: u64, size: usize, ram_host: usize) -> Option<usize> {
         if let Some(h) = self.mapped(va, size) {
-            return Some(h.wrapping_sub(ram_host));
+            return Some(h);
         }
         match self.watched(va, size) {
-            Some((i, false)) => Some(i),
+            Some((i, false)) => Some(ram_host.wrapping_add(i)),
             _ => None,
         }
     }
@@ -565,19 +572,24 @@ impl Hart {
         self.load_slow(bus, va, size, left)
     }
 
-    /// The load of `size` bytes from `va` when the main load TLB maps it (no watched
-    /// page, no device, no walk): the threaded handlers' fast path, which falls back
-    /// to [`Hart::load`] when this gives None.
+    /// The load of `size` bytes from `va` when the main load TLB maps it (or, when
+    /// `watched`, the watched-page TLB does and no watchpoint can be hit): the
+    /// threaded handlers' fast paths (no device, no walk), which fall back to
+    /// [`Hart::load`] when this gives None.
     #[inline(always)]
-    pub fn load_fast(&self, va: u64, size: usize) -> Option<u64> {
+    pub fn load_fast(&self, va: u64, size: usize, watched: bool) -> Option<u64> {
         let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Load as usize];
-        let h = tlb.mapped(va, size)? as *const u8;
+        let h = if watched {
+            tlb.host(va, size, self.mmu.ram_host)?
+        } else {
+            tlb.mapped(va, size)?
+        } as *const u8;
         let mut v = [0u8; 8];
-        // SAFETY: a hit maps `va`'s page to a page wholly inside the RAM buffer at
-        // `ram_host` (`tlb_fill` makes entries only for such pages of that buffer,
-        // and `use_ram`, which `Hart::run` calls before any block runs, flushes them
-        // when the buffer is another), and `mapped` checked that the access stays
-        // within the page. The buffer is never resized or moved while it lives;
+        // SAFETY: a hit (in the main or the watched TLB) maps `va`'s page to a page
+        // wholly inside the RAM buffer at `ram_host` (`tlb_fill` makes entries only
+        // for such pages of that buffer, and `use_ram`, which `Hart::run` calls before
+        // any block runs, flushes them when the buffer is another), and the lookup
+        // checked that the access stays within the page. The buffer is never resized or moved while it lives;
         // `ram_host` came from its `as_mut_ptr` (exposed by the cast), and the hart
         // runs on the thread that owns the bus, so nothing accesses RAM meanwhile.
         // Measured: mem.elf 0.81 -> 0.71 s against bounds-checked slice reads.
@@ -585,12 +597,24 @@ impl Hart {
         Some(u64::from_le_bytes(v))
     }
 
-    /// The store of the low `size` bytes of `val` at `va` when the main store TLB maps
-    /// it; false (nothing written) otherwise. As [`Hart::load_fast`].
+    /// The store of the low `size` bytes of `val` at `va` when the store TLBs map it
+    /// as for [`Hart::load_fast`]; false (nothing written) otherwise.
     #[inline(always)]
-    pub fn store_fast(&self, _bus: &mut Bus, va: u64, size: usize, val: u64) -> bool {
+    pub fn store_fast(
+        &self,
+        _bus: &mut Bus,
+        va: u64,
+        size: usize,
+        val: u64,
+        watched: bool,
+    ) -> bool {
         let tlb = &self.mmu.sets[self.mmu.data_set & 3].e[Access::Store as usize];
-        let Some(h) = tlb.mapped(va, size) else {
+        let host = if watched {
+            tlb.host(va, size, self.mmu.ram_host)
+        } else {
+            tlb.mapped(va, size)
+        };
+        let Some(h) = host else {
             return false;
         };
         // SAFETY: as for `load_fast`; the caller holds the bus (and so the RAM)
