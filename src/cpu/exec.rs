@@ -1100,10 +1100,11 @@ fn threaded<const OP: u8, const MEM: u8>(
             #[cfg(not(debug_assertions))]
             if pc & !0xfff == vbase {
                 let c = h.chain;
-                // SAFETY: `run_page` set `chain` from the page and arena it holds (and
-                // holds for as long as it calls handlers), and the page's blocks are
-                // in that arena: it is replaced only when the page's blocks are
-                // dropped, by a store that ends the block with an exit instead.
+                // SAFETY: `run_page` set `chain` from the page and arena it holds for
+                // as long as it calls handlers. Every block the page's `starts` name
+                // is in that arena: when a page's arena is replaced its `starts` are
+                // cleared with it, and only `run_page` adds blocks again, refreshing
+                // `chain` after. The bounds check below holds regardless.
                 let block = unsafe { (*c.code).block(((pc & 0xfff) >> 1) as usize) };
                 if let Some(b) = block.filter(|b| b.len as u64 <= left && b.start + b.len < c.len) {
                     // SAFETY: as above; the block's instructions are in the arena.
