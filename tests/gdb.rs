@@ -312,8 +312,7 @@ fn read_watchpoint_sees_an_amo() {
     // it. Stopped at that AMO, an rwatch on the word must fire for the AMO itself (it
     // reads as well as writes), not first for the load after it.
     let elf = common::guest("rv64a.elf");
-    let mut args = common::bare_args(&elf, &[]);
-    args.push("-S");
+    let args = common::bare_args(&elf, &["-S"]);
     let dis = Hp::spawn(&args).gdb_elf(Some(&elf), &["disassemble main,+8000"]);
     let amo = dis
         .lines()
@@ -349,8 +348,7 @@ fn watched_page_stops_only_on_the_watched_bytes() {
     // stop exactly at the accesses that overlap target, with the right values, and never
     // at a neighbour: a watched page runs accesses outside the watched span at full speed.
     let elf = common::guest("watchpage.elf");
-    let mut args = common::bare_args(&elf, &[]);
-    args.push("-S");
+    let args = common::bare_args(&elf, &["-S"]);
     let session = |cmds: &[&str]| Hp::spawn(&args).gdb_elf(Some(&elf), cmds);
     let watch = session(&[
         "watch *(long *)&target",
@@ -439,8 +437,7 @@ fn next_and_step_range_step_over_source_lines() {
     // few requests, not one per instruction (QEMU, without range stepping, needs some
     // 40 s for the first `next` here). A breakpoint inside the range must stop it.
     let elf = common::guest("lines.elf");
-    let mut args = common::bare_args(&elf, &[]);
-    args.push("-S");
+    let args = common::bare_args(&elf, &["-S"]);
     let hp = Hp::spawn(&args);
     let out = hp.gdb_elf(
         Some(&elf),
@@ -516,8 +513,7 @@ fn unix_socket_step_irq_and_monitor_run_control() {
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("gdb.sock").display().to_string();
     let elf = common::guest("stepirq.elf");
-    let mut args = common::bare_args(&elf, &[]);
-    args.push("-S");
+    let args = common::bare_args(&elf, &["-S"]);
     let mut hp = Hp::spawn_unix(&args, &sock);
     let text = hp.gdb_elf(
         Some(&elf),
@@ -566,8 +562,7 @@ fn unix_socket_step_irq_and_monitor_run_control() {
     // again, and `monitor system_reset` puts the harts back at the reset vector.
     let cpu = common::root().join("benches/guests/cpu.elf");
     let cpu = cpu.display().to_string();
-    let mut args = common::bare_args(&cpu, &[]);
-    args.push("-S");
+    let args = common::bare_args(&cpu, &["-S"]);
     let hp = Hp::spawn(&args);
     let out = hp.gdb_elf(
         Some(&cpu),

@@ -1006,7 +1006,7 @@ impl Chain {
     #[inline(always)]
     fn left(&self, ip: *const Entry, counted: bool) -> u64 {
         // SAFETY: `ip` and `block` point into the same block of the arena (see
-        // `threaded`).
+        // `handler`).
         let done = unsafe { ip.offset_from(self.block) } as u64;
         self.entry - done - counted as u64
     }
@@ -1031,44 +1031,16 @@ const MEM_WATCHED: u8 = 1;
 /// ... or every path (walks, devices, watchpoint checks).
 const MEM_FULL: u8 = 2;
 
-/// The handler of operation `OP`: [`Hart::step_at`] specialised to one operation, so
-/// each has its own dispatch to the next (the host predicts each one separately), and
-/// no shared loop. Loads and stores try only the main TLBs here; on a miss the
-/// instruction starts again in [`handler_watched`], then [`handler_full`], so the fast
-/// path saves no registers for calls it does not make.
-fn handler<const OP: u8>(h: &mut Hart, bus: &mut Bus, ip: *const Entry, vbase: u64) -> (u64, u64) {
-    threaded::<OP, MEM_MAIN>(h, bus, ip, vbase)
-}
-
-/// The handler of operation `OP` whose memory access missed the main TLBs: tries the
-/// watched-page TLBs too.
+/// The handler of operation `OP` with memory paths `MEM`: [`Hart::step_at`]
+/// specialised to one operation, so each has its own dispatch to the next (the host
+/// predicts each one separately), and no shared loop. The table holds the `MEM_MAIN`
+/// handlers, whose loads and stores try only the main TLBs; on a miss the instruction
+/// starts again in the `MEM_WATCHED` handler, then the `MEM_FULL` one, so the fast
+/// path saves no registers for calls it does not make. The calls to the next handler
+/// are in tail position, which the compiler turns into jumps in optimised builds; even
+/// without that the depth is bounded by the block length.
 #[inline(never)]
-fn handler_watched<const OP: u8>(
-    h: &mut Hart,
-    bus: &mut Bus,
-    ip: *const Entry,
-    vbase: u64,
-) -> (u64, u64) {
-    threaded::<OP, MEM_WATCHED>(h, bus, ip, vbase)
-}
-
-/// The handler of operation `OP` with the full memory paths (translation, devices,
-/// watchpoints).
-#[inline(never)]
-fn handler_full<const OP: u8>(
-    h: &mut Hart,
-    bus: &mut Bus,
-    ip: *const Entry,
-    vbase: u64,
-) -> (u64, u64) {
-    threaded::<OP, MEM_FULL>(h, bus, ip, vbase)
-}
-
-/// The body of the handlers. The calls to the next handler are in tail position, which
-/// the compiler turns into jumps in optimised builds; even without that the depth is
-/// bounded by the block length.
-#[inline(always)]
-fn threaded<const OP: u8, const MEM: u8>(
+fn handler<const OP: u8, const MEM: u8>(
     h: &mut Hart,
     bus: &mut Bus,
     ip: *const Entry,
@@ -1093,7 +1065,6 @@ fn threaded<const OP: u8, const MEM: u8>(
             run(h, bus, ip, vbase)
         }
         Ok(Some(pc)) => {
-            let left = h.chain.left(ip, counted);
             // On to the next block of this page without returning to `run_page`: each
             // exit predicts its own next handler. Not in unoptimised builds, where the
             // calls may not become jumps and a loop would grow the stack.
@@ -1118,11 +1089,15 @@ fn threaded<const OP: u8, const MEM: u8>(
             }
             (pc, left)
         }
-        Err(t) if MEM == MEM_MAIN && t.cause == MISS => handler_watched::<OP>(h, bus, ip, vbase),
-        Err(t) if MEM == MEM_WATCHED && t.cause == MISS => handler_full::<OP>(h, bus, ip, vbase),
+        Err(t) if MEM == MEM_MAIN && t.cause == MISS => {
+            handler::<OP, MEM_WATCHED>(h, bus, ip, vbase)
+        }
+        Err(t) if MEM == MEM_WATCHED && t.cause == MISS => {
+            handler::<OP, MEM_FULL>(h, bus, ip, vbase)
+        }
         Err(t) => {
             h.block_exit = (t, i, h.chain.pc(ip, vbase));
-            (EXITED, h.chain.left(ip, counted))
+            (EXITED, left)
         }
     }
 }
@@ -1131,22 +1106,22 @@ fn threaded<const OP: u8, const MEM: u8>(
 macro_rules! handler_row {
     ($hi:literal) => {
         [
-            handler::<{ $hi * 16 }>,
-            handler::<{ $hi * 16 + 1 }>,
-            handler::<{ $hi * 16 + 2 }>,
-            handler::<{ $hi * 16 + 3 }>,
-            handler::<{ $hi * 16 + 4 }>,
-            handler::<{ $hi * 16 + 5 }>,
-            handler::<{ $hi * 16 + 6 }>,
-            handler::<{ $hi * 16 + 7 }>,
-            handler::<{ $hi * 16 + 8 }>,
-            handler::<{ $hi * 16 + 9 }>,
-            handler::<{ $hi * 16 + 10 }>,
-            handler::<{ $hi * 16 + 11 }>,
-            handler::<{ $hi * 16 + 12 }>,
-            handler::<{ $hi * 16 + 13 }>,
-            handler::<{ $hi * 16 + 14 }>,
-            handler::<{ $hi * 16 + 15 }>,
+            handler::<{ $hi * 16 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 1 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 2 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 3 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 4 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 5 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 6 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 7 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 8 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 9 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 10 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 11 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 12 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 13 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 14 }, MEM_MAIN>,
+            handler::<{ $hi * 16 + 15 }, MEM_MAIN>,
         ]
     };
 }
