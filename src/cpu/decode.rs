@@ -254,30 +254,55 @@ impl Fields {
 
     /// Packs the fields into an [`Insn`].
     pub const fn pack(&self) -> Insn {
-        let w0 = self.op as u64
-            | (self.rd as u64) << 8
-            | (self.rs1 as u64) << 16
-            | (self.rs2 as u64) << 24
-            | (self.rs3 as u64) << 32
-            | (self.rm as u64) << 40
-            | (self.len as u64) << 48
-            | (self.fp as u64) << 56;
         Insn {
-            w0,
-            w1: self.imm as u32 as u64 | (self.raw as u64) << 32,
+            op: self.op,
+            rd: self.rd & 31,
+            rs1: self.rs1 & 31,
+            rs2: self.rs2 & 31,
+            rs3: self.rs3 & 31,
+            rm: self.rm,
+            len: self.len,
+            fp: self.fp,
+            imm: self.imm,
+            raw: self.raw,
         }
     }
 }
 
-/// A decoded instruction: [`Fields`] packed into two words.
+/// A decoded instruction, as the interpreter reads it from a block.
 ///
-/// The hot loop reads a slot with two register loads and each operation extracts only
-/// the fields it uses. (Copying a field struct through the stack cost 18% of the
-/// interpreter's time in a perf profile: a store-forwarding stall.)
+/// Each field has its own bytes, so an operation loads only the fields it uses, each
+/// with one host load straight from the block; register numbers are below 32 by
+/// construction (the fields are private and [`Fields::pack`] masks them), so they
+/// index the register file without a mask or bounds check.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub struct Insn {
-    w0: u64,
-    w1: u64,
+    op: Op,
+    rd: u8,
+    rs1: u8,
+    rs2: u8,
+    rs3: u8,
+    rm: u8,
+    len: u8,
+    fp: FpOp,
+    imm: i32,
+    raw: u32,
+}
+
+/// Tells the compiler that a register field of an [`Insn`] is below 32, so that indexing
+/// the 32-entry register file with it needs neither a mask nor a bounds check: one host
+/// load per operand in the interpreter's handlers. Measured against masking (min of 9
+/// interleaved runs): mem bench 0.78 s -> 0.64 s; Linux boot 4.07 s -> 4.04 s.
+///
+/// # Safety
+/// `r` must be a register field of an `Insn`. Those fields are private and only
+/// [`Fields::pack`] sets them, masking each to 5 bits.
+#[inline(always)]
+unsafe fn reg_below_32(r: u8) -> u8 {
+    // SAFETY: the caller's contract.
+    unsafe { std::hint::assert_unchecked(r < 32) };
+    r
 }
 
 impl Insn {
@@ -291,48 +316,53 @@ impl Insn {
 
     #[inline(always)]
     pub fn op(&self) -> Op {
-        // SAFETY: an `Insn` is only built by `Fields::pack` (its field is private), so
-        // byte 0 holds a valid discriminant of `Op`, which is `repr(u8)`.
-        unsafe { std::mem::transmute::<u8, Op>(self.w0 as u8) }
+        self.op
     }
+    /// Destination register, below 32.
     #[inline(always)]
     pub fn rd(&self) -> u8 {
-        (self.w0 >> 8) as u8
+        // SAFETY: see `reg_below_32`.
+        unsafe { reg_below_32(self.rd) }
     }
+    /// First source register, below 32.
     #[inline(always)]
     pub fn rs1(&self) -> u8 {
-        (self.w0 >> 16) as u8
+        // SAFETY: see `reg_below_32`.
+        unsafe { reg_below_32(self.rs1) }
     }
+    /// Second source register, below 32.
     #[inline(always)]
     pub fn rs2(&self) -> u8 {
-        (self.w0 >> 24) as u8
+        // SAFETY: see `reg_below_32`.
+        unsafe { reg_below_32(self.rs2) }
     }
+    /// Third source register (fused multiply-add), below 32.
     #[inline(always)]
     pub fn rs3(&self) -> u8 {
-        (self.w0 >> 32) as u8
+        // SAFETY: see `reg_below_32`.
+        unsafe { reg_below_32(self.rs3) }
     }
     #[inline(always)]
     pub fn rm(&self) -> u8 {
-        (self.w0 >> 40) as u8
+        self.rm
     }
     /// Length in bytes: 2 or 4.
     #[inline(always)]
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u8 {
-        (self.w0 >> 48) as u8
+        self.len
     }
     #[inline(always)]
     pub fn fp(&self) -> FpOp {
-        // SAFETY: as for `op`: byte 7 holds a valid `FpOp` (`repr(u8)`) discriminant.
-        unsafe { std::mem::transmute::<u8, FpOp>((self.w0 >> 56) as u8) }
+        self.fp
     }
     #[inline(always)]
     pub fn imm(&self) -> i32 {
-        self.w1 as u32 as i32
+        self.imm
     }
     #[inline(always)]
     pub fn raw(&self) -> u32 {
-        (self.w1 >> 32) as u32
+        self.raw
     }
     /// The end of a block that falls through to page offset `off` (see [`Op::Goto`]).
     pub const fn goto(off: u32) -> Insn {
@@ -352,34 +382,31 @@ impl Insn {
     /// can trap.
     #[inline]
     pub fn at(self, off: u32) -> Insn {
-        let imm = self.imm().wrapping_add(off as i32) as u32 as u64;
-        let next = (off + self.len() as u32) as u64;
-        let w1 = match self.op() {
+        let imm = self.imm.wrapping_add(off as i32);
+        let next = off + self.len as u32;
+        match self.op {
             Op::Auipc | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
-                imm | (self.w1 & !0xffff_ffff)
+                Insn { imm, ..self }
             }
-            Op::Jal => imm | next << 32,
-            Op::Jalr => (self.w1 & 0xffff_ffff) | next << 32,
-            _ => return self,
-        };
-        Insn { w0: self.w0, w1 }
+            Op::Jal => Insn {
+                imm,
+                raw: next,
+                ..self
+            },
+            Op::Jalr => Insn { raw: next, ..self },
+            _ => self,
+        }
     }
 
     /// The same operands with another operation.
     pub const fn with_op(self, op: Op) -> Insn {
-        Insn {
-            w0: (self.w0 & !0xff) | op as u64,
-            w1: self.w1,
-        }
+        Insn { op, ..self }
     }
 
     /// The same operands with another immediate (for a branch in block form: its
     /// page-relative target).
     pub const fn with_imm(self, imm: i32) -> Insn {
-        Insn {
-            w0: self.w0,
-            w1: (self.w1 & !0xffff_ffff) | imm as u32 as u64,
-        }
+        Insn { imm, ..self }
     }
 
     /// All fields, for code off the hot path.

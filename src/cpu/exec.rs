@@ -515,12 +515,12 @@ impl Hart {
         // front costs loads and registers on every instruction.
         macro_rules! rs1 {
             () => {
-                self.x[(i.rs1() & 31) as usize]
+                self.x[i.rs1() as usize]
             };
         }
         macro_rules! rs2 {
             () => {
-                self.x[(i.rs2() & 31) as usize]
+                self.x[i.rs2() as usize]
             };
         }
         macro_rules! imm {
@@ -755,7 +755,7 @@ impl Hart {
         };
         // Every operation that gets here only writes rd, and decoding made it a Nop
         // when rd is x0 (see `decode::only_writes_rd`): no need to keep x0 zero.
-        self.x[(i.rd() & 31) as usize] = v;
+        self.x[i.rd() as usize] = v;
         Ok(None)
     }
 
@@ -763,8 +763,8 @@ impl Hart {
     #[inline(never)]
     fn step_rare(&mut self, bus: &mut Bus, i: Insn, pc: u64, left: u64) -> Result<(), Trap> {
         // The rare path reads its operands up front.
-        let rs1 = self.x[(i.rs1() & 31) as usize];
-        let rs2 = self.x[(i.rs2() & 31) as usize];
+        let rs1 = self.x[i.rs1() as usize];
+        let rs2 = self.x[i.rs2() as usize];
         let imm = i.imm() as i64 as u64;
         match i.op() {
             Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
@@ -922,14 +922,14 @@ impl Hart {
                 } else {
                     loaded(self.load(bus, rs1.wrapping_add(imm), 8, left))?
                 };
-                self.f[(i.rd() & 31) as usize] = v;
+                self.f[i.rd() as usize] = v;
                 self.set_fs_dirty();
                 return ended_if(ended);
             }
             Op::Fsw | Op::Fsd => {
                 self.f_check(i.raw())?;
                 let size = if i.op() == Op::Fsw { 4 } else { 8 };
-                let v = self.f[(i.rs2() & 31) as usize];
+                let v = self.f[i.rs2() as usize];
                 return self.store(bus, rs1.wrapping_add(imm), size, v, left);
             }
             Op::Fp => {
