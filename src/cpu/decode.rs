@@ -192,8 +192,10 @@ impl Op {
     }
 }
 
-/// The fields of a decoded instruction, as the decoder builds them.
+/// The fields of a decoded instruction, as the decoder builds them. (`repr(C)`: the
+/// interpreter loads each field straight from a block entry, see [`Insn`].)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Fields {
     pub op: Op,
     pub rd: u8,
@@ -254,41 +256,24 @@ impl Fields {
 
     /// Packs the fields into an [`Insn`].
     pub const fn pack(&self) -> Insn {
-        Insn {
-            op: self.op,
+        Insn(Fields {
             rd: self.rd & 31,
             rs1: self.rs1 & 31,
             rs2: self.rs2 & 31,
             rs3: self.rs3 & 31,
-            rm: self.rm,
-            len: self.len,
-            fp: self.fp,
-            imm: self.imm,
-            raw: self.raw,
-        }
+            ..*self
+        })
     }
 }
 
-/// A decoded instruction, as the interpreter reads it from a block.
-///
-/// Each field has its own bytes, so an operation loads only the fields it uses, each
-/// with one host load straight from the block; register numbers are below 32 by
-/// construction (the fields are private and [`Fields::pack`] masks them), so they
-/// index the register file without a mask or bounds check.
+/// A decoded instruction, as the interpreter reads it from a block: [`Fields`] whose
+/// register numbers are below 32 by construction (the field is private and
+/// [`Fields::pack`] masks them), so they index the register file without a mask or
+/// bounds check. Each field has its own bytes, so an operation loads only the fields
+/// it uses, each with one host load straight from the block.
 #[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
-pub struct Insn {
-    op: Op,
-    rd: u8,
-    rs1: u8,
-    rs2: u8,
-    rs3: u8,
-    rm: u8,
-    len: u8,
-    fp: FpOp,
-    imm: i32,
-    raw: u32,
-}
+#[repr(transparent)]
+pub struct Insn(Fields);
 
 /// Tells the compiler that a register field of an [`Insn`] is below 32, so that indexing
 /// the 32-entry register file with it needs neither a mask nor a bounds check: one host
@@ -316,53 +301,53 @@ impl Insn {
 
     #[inline(always)]
     pub fn op(&self) -> Op {
-        self.op
+        self.0.op
     }
     /// Destination register, below 32.
     #[inline(always)]
     pub fn rd(&self) -> u8 {
         // SAFETY: see `reg_below_32`.
-        unsafe { reg_below_32(self.rd) }
+        unsafe { reg_below_32(self.0.rd) }
     }
     /// First source register, below 32.
     #[inline(always)]
     pub fn rs1(&self) -> u8 {
         // SAFETY: see `reg_below_32`.
-        unsafe { reg_below_32(self.rs1) }
+        unsafe { reg_below_32(self.0.rs1) }
     }
     /// Second source register, below 32.
     #[inline(always)]
     pub fn rs2(&self) -> u8 {
         // SAFETY: see `reg_below_32`.
-        unsafe { reg_below_32(self.rs2) }
+        unsafe { reg_below_32(self.0.rs2) }
     }
     /// Third source register (fused multiply-add), below 32.
     #[inline(always)]
     pub fn rs3(&self) -> u8 {
         // SAFETY: see `reg_below_32`.
-        unsafe { reg_below_32(self.rs3) }
+        unsafe { reg_below_32(self.0.rs3) }
     }
     #[inline(always)]
     pub fn rm(&self) -> u8 {
-        self.rm
+        self.0.rm
     }
     /// Length in bytes: 2 or 4.
     #[inline(always)]
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u8 {
-        self.len
+        self.0.len
     }
     #[inline(always)]
     pub fn fp(&self) -> FpOp {
-        self.fp
+        self.0.fp
     }
     #[inline(always)]
     pub fn imm(&self) -> i32 {
-        self.imm
+        self.0.imm
     }
     #[inline(always)]
     pub fn raw(&self) -> u32 {
-        self.raw
+        self.0.raw
     }
     /// The end of a block that falls through to page offset `off` (see [`Op::Goto`]).
     pub const fn goto(off: u32) -> Insn {
@@ -382,47 +367,37 @@ impl Insn {
     /// can trap.
     #[inline]
     pub fn at(self, off: u32) -> Insn {
-        let imm = self.imm.wrapping_add(off as i32);
-        let next = off + self.len as u32;
-        match self.op {
+        let f = self.0;
+        let imm = f.imm.wrapping_add(off as i32);
+        let next = off + f.len as u32;
+        Insn(match f.op {
             Op::Auipc | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
-                Insn { imm, ..self }
+                Fields { imm, ..f }
             }
-            Op::Jal => Insn {
+            Op::Jal => Fields {
                 imm,
                 raw: next,
-                ..self
+                ..f
             },
-            Op::Jalr => Insn { raw: next, ..self },
-            _ => self,
-        }
+            Op::Jalr => Fields { raw: next, ..f },
+            _ => f,
+        })
     }
 
     /// The same operands with another operation.
     pub const fn with_op(self, op: Op) -> Insn {
-        Insn { op, ..self }
+        Insn(Fields { op, ..self.0 })
     }
 
     /// The same operands with another immediate (for a branch in block form: its
     /// page-relative target).
     pub const fn with_imm(self, imm: i32) -> Insn {
-        Insn { imm, ..self }
+        Insn(Fields { imm, ..self.0 })
     }
 
     /// All fields, for code off the hot path.
     pub fn fields(&self) -> Fields {
-        Fields {
-            op: self.op(),
-            rd: self.rd(),
-            rs1: self.rs1(),
-            rs2: self.rs2(),
-            rs3: self.rs3(),
-            rm: self.rm(),
-            len: self.len(),
-            fp: self.fp(),
-            imm: self.imm(),
-            raw: self.raw(),
-        }
+        self.0
     }
 }
 

@@ -232,11 +232,6 @@ impl Mmu {
         }
     }
 
-    /// The set used for loads and stores.
-    pub fn data_set(&self) -> usize {
-        self.data_set
-    }
-
     /// Makes `set` the one used for loads and stores: its load and store TLBs move to
     /// `data`, and those of the set used before go back to it.
     fn use_data_set(&mut self, set: usize) {
@@ -253,17 +248,16 @@ impl Mmu {
         self.data_set = set;
     }
 
-    /// The TLB for accesses of kind `acc` in set `set`.
-    fn tlb_mut(&mut self, set: usize, acc: Access) -> &mut Tlb {
+    /// The TLB in use for accesses of kind `acc`.
+    fn tlb_mut(&mut self, acc: Access) -> &mut Tlb {
         match acc {
-            Access::Load | Access::Store if set == self.data_set => {
-                &mut self.data[acc as usize - 1]
-            }
-            _ => &mut self.sets[set].e[acc as usize],
+            Access::Fetch => &mut self.sets[self.fetch_set & 3].e[Access::Fetch as usize],
+            Access::Load | Access::Store => &mut self.data[acc as usize - 1],
         }
     }
 
-    /// The load (or store) TLB of the set in use.
+    /// The TLB in use for loads or stores (`acc` is `Load` or `Store`; the mask
+    /// spares the fast paths a bounds check).
     #[inline(always)]
     pub fn data_tlb(&self, acc: Access) -> &Tlb {
         &self.data[(acc as usize).wrapping_sub(1) & 1]
@@ -612,18 +606,13 @@ impl Hart {
         if acc == Access::Store && (bus.icache.is_code(ram_off >> 12) || bus.htif_page(page_pa)) {
             return;
         }
-        let set = if acc == Access::Fetch {
-            self.mmu.fetch_set
-        } else {
-            self.mmu.data_set
-        };
         if self.mmu.ram_host != bus.ram.data.as_ptr() as usize {
             // Entries are made only for the RAM `use_ram` chose.
             return;
         }
         let vpage = va & !(PAGE_SIZE - 1);
         let ram_host = self.mmu.ram_host;
-        let tlb = self.mmu.tlb_mut(set, acc);
+        let tlb = self.mmu.tlb_mut(acc);
         let vpn = tlb.tag(va);
         if let Some((lo, hi)) = bus.watch.page_span(page_pa, acc) {
             let off = (ram_off as u64).wrapping_sub(vpage);
