@@ -116,6 +116,10 @@ pub struct Cli {
     /// VM name (query-name)
     #[arg(long = "name", value_name = "NAME")]
     pub name: Option<String>,
+    /// Seed for the guest's randomness: the 32-byte `rng-seed` in the device tree's
+    /// /chosen, as QEMU's -seed. Default 0, so every run hands the guest the same bytes
+    #[arg(long = "seed", value_name = "N")]
+    pub seed: Option<u64>,
     /// Time source: `virtual` (default: mtime from retired instructions) or `wall`
     #[arg(long = "clock", value_name = "virtual|wall", default_value = "virtual")]
     pub clock: String,
@@ -301,6 +305,7 @@ const LONG: &[&str] = &[
     "fw_cfg",
     "name",
     "clock",
+    "seed",
     "symbols",
     "panic-symbols",
     "stats",

@@ -11,6 +11,23 @@ fn unknown_option_is_named_with_status_1() {
 }
 
 #[test]
+fn bad_seed_is_named_with_status_1() {
+    let r = run(
+        &[
+            "-seed",
+            "abc",
+            "-bios",
+            "none",
+            "-kernel",
+            &guest("rv64i.elf"),
+        ],
+        10,
+    );
+    assert_eq!(r.status, 1, "{}", r.all());
+    assert!(r.stderr.contains("'abc' for '--seed"), "{}", r.all());
+}
+
+#[test]
 fn unsupported_machine_is_an_error() {
     let r = run(
         &[
@@ -99,6 +116,8 @@ fn dumpdtb_writes_a_valid_tree() {
         "clint@2000000",
         "virtio_mmio@10001000",
         "bootargs = \"console=ttyS0\"",
+        // splitmix64 of the default seed 0 (see machine::fdt::rng_seed).
+        "rng-seed = <0xafcd1d7b 0x39a820e2",
         "riscv,isa = \"rv64imafdc",
     ] {
         assert!(dts.contains(want), "DTB lacks {want:?}:\n{dts}");

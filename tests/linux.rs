@@ -217,6 +217,47 @@ fn busybox_commands_on_the_serial_console() {
     assert_eq!(status.code(), Some(0), "{}", c.seen);
 }
 
+/// Boots to the shell with `extra` arguments; returns the kernel's first crng message
+/// and the guest's boot_id (a random UUID drawn from the kernel's pool).
+fn crng_line_and_boot_id(extra: &[&str]) -> (String, String) {
+    let mut args = linux_args("1", "console=ttyS0 hp=shell quiet");
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut c = Console::start(&args);
+    c.expect(MARKER, 300);
+    c.expect("# ", 120);
+    c.send("dmesg | grep -m1 'crng init'; cat /proc/sys/kernel/random/boot_id");
+    let out = c.expect("# ", 60);
+    let line = |pat: &str| {
+        out.lines()
+            .find(|l| l.contains(pat) && !l.contains("grep"))
+            .unwrap_or_else(|| panic!("no {pat:?} in:\n{}", c.seen))
+            .trim()
+            .to_string()
+    };
+    let crng = line("crng init");
+    let id = out
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 36 && l.matches('-').count() == 4)
+        .unwrap_or_else(|| panic!("no boot_id in:\n{}", c.seen))
+        .to_string();
+    (crng, id)
+}
+
+#[test]
+fn the_device_tree_rng_seed_feeds_the_guests_random_pool() {
+    // As on QEMU's virt, /chosen/rng-seed makes the kernel's random pool ready at once
+    // (at time 0, before the timer even runs), instead of never during the boot.
+    let (crng, id0) = crng_line_and_boot_id(&[]);
+    assert!(
+        crng.starts_with("[    0.000000] random: crng init done"),
+        "{crng}"
+    );
+    // -seed picks other bytes: the guest's random numbers differ.
+    let (_, id1) = crng_line_and_boot_id(&["-seed", "1"]);
+    assert_ne!(id0, id1, "boot_id must follow -seed");
+}
+
 #[test]
 fn guest_reboot_resets_the_machine() {
     // Without -no-reboot, a guest reboot resets the board and boots again, as QEMU does.

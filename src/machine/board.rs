@@ -53,6 +53,8 @@ pub struct Config {
     /// Offer `etc/vmcoreinfo` in fw_cfg (on by default: dumps carry the guest's note
     /// without flags; `-machine virt,vmcoreinfo=off` turns it off).
     pub vmcoreinfo: bool,
+    /// Seed of the device tree's `rng-seed` (`-seed`).
+    pub seed: u64,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             drives: Vec::new(),
             fw_cfg: Vec::new(),
             vmcoreinfo: true,
+            seed: 0,
         }
     }
 }
@@ -234,6 +237,7 @@ pub fn build(cfg: Config) -> Result<Machine, String> {
                 isa_extensions: ISA_EXTENSIONS.iter().map(|s| s.to_string()).collect(),
                 mmu_type: "riscv,sv57".to_string(),
                 timebase: TIMEBASE_HZ,
+                rng_seed: Some(fdt::rng_seed(cfg.seed)),
             };
             fdt::build(&fc, &bus).map_err(|e| format!("Cannot build the device tree: {e}"))?
         }
