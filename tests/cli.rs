@@ -10,38 +10,22 @@ fn unknown_option_is_named_with_status_1() {
     assert!(r.stderr.contains("-frobnicate"), "{}", r.all());
 }
 
+/// Runs a valid bare-metal guest with one bad option: status 1, and stderr names `what`.
+fn bad_option_is_named(opt: &str, value: &str, what: &str) {
+    let elf = guest("rv64i.elf");
+    let r = run(&[opt, value, "-bios", "none", "-kernel", &elf], 10);
+    assert_eq!(r.status, 1, "{}", r.all());
+    assert!(r.stderr.contains(what), "{}", r.all());
+}
+
 #[test]
 fn bad_seed_is_named_with_status_1() {
-    let r = run(
-        &[
-            "-seed",
-            "abc",
-            "-bios",
-            "none",
-            "-kernel",
-            &guest("rv64i.elf"),
-        ],
-        10,
-    );
-    assert_eq!(r.status, 1, "{}", r.all());
-    assert!(r.stderr.contains("'abc' for '--seed"), "{}", r.all());
+    bad_option_is_named("-seed", "abc", "'abc' for '--seed");
 }
 
 #[test]
 fn unsupported_machine_is_an_error() {
-    let r = run(
-        &[
-            "-M",
-            "sifive_u",
-            "-bios",
-            "none",
-            "-kernel",
-            &guest("rv64i.elf"),
-        ],
-        10,
-    );
-    assert_eq!(r.status, 1, "{}", r.all());
-    assert!(r.stderr.contains("sifive_u"), "{}", r.all());
+    bad_option_is_named("-M", "sifive_u", "sifive_u");
 }
 
 #[test]
