@@ -34,8 +34,9 @@ pub const VERSION: u32 = 3;
 const SECTION_FULL: u8 = 0x04;
 const SECTION_FOOTER: u8 = 0x7e;
 const EOF: u8 = 0x00;
-/// The field layout version of every section haltpoint writes.
-pub const SECTION_VERSION: u32 = 1;
+/// The field layout version of every section haltpoint writes (2: `cpu` gained
+/// stimecmp).
+pub const SECTION_VERSION: u32 = 2;
 
 /// Big-endian field writer.
 #[derive(Default)]
@@ -202,10 +203,11 @@ fn csr_words(c: &mut Csrs) -> [&mut u64; CSR_WORDS] {
         &mut c.satp,
         &mut c.mseccfg,
         &mut c.mhartid,
+        &mut c.stimecmp,
     ]
 }
 
-const CSR_WORDS: usize = 23;
+const CSR_WORDS: usize = 24;
 
 fn save_cpu(h: &crate::cpu::Hart) -> Vec<u8> {
     let mut e = Enc::default();

@@ -29,6 +29,8 @@ pub mod addr {
     pub const SCAUSE: u16 = 0x142;
     pub const STVAL: u16 = 0x143;
     pub const SIP: u16 = 0x144;
+    /// Sstc's supervisor timer compare.
+    pub const STIMECMP: u16 = 0x14d;
     pub const SATP: u16 = 0x180;
     pub const MVENDORID: u16 = 0xf11;
     pub const MARCHID: u16 = 0xf12;
@@ -112,8 +114,14 @@ pub const S_INTERRUPTS: u64 = (1 << irq::SSI) | (1 << irq::STI) | (1 << irq::SEI
 const M_INTERRUPTS: u64 = (1 << irq::MSI) | (1 << irq::MTI) | (1 << irq::MEI);
 /// Exceptions that medeleg can delegate (all but ecall from M).
 const DELEGABLE_EXCEPTIONS: u64 = 0xb3ff;
-/// mip bits software may write in M-mode.
+/// mip bits software may write in M-mode (STIP only while Sstc is off, see
+/// [`MENVCFG_STCE`]).
 const MIP_WMASK: u64 = S_INTERRUPTS;
+/// menvcfg.STCE: Sstc on. stimecmp then drives mip.STIP, which software can no longer
+/// write, and S-mode may access stimecmp (when mcounteren.TM allows).
+pub const MENVCFG_STCE: u64 = 1 << 63;
+/// menvcfg's writable bits: FIOM and STCE.
+const MENVCFG_WMASK: u64 = 1 | MENVCFG_STCE;
 
 /// The CSR storage of one hart.
 #[derive(Clone, Debug)]
@@ -140,6 +148,9 @@ pub struct Csrs {
     pub scause: u64,
     pub stval: u64,
     pub satp: u64,
+    /// Sstc: the hart's supervisor timer interrupt is pending while `time >= stimecmp`
+    /// and menvcfg.STCE is set (see `Machine::update_interrupts`).
+    pub stimecmp: u64,
     pub pmpcfg: [u8; PMP_ENTRIES],
     pub pmpaddr: [u64; PMP_ENTRIES],
     pub mseccfg: u64,
@@ -171,6 +182,7 @@ impl Csrs {
             scause: 0,
             stval: 0,
             satp: 0,
+            stimecmp: 0,
             pmpcfg: [0; PMP_ENTRIES],
             pmpaddr: [0; PMP_ENTRIES],
             mseccfg: 0,
@@ -196,6 +208,9 @@ pub enum WriteEffect {
     Interrupts,
     /// Translation or protection changed: flush TLBs (and re-check interrupts).
     Translation,
+    /// What drives STIP changed (stimecmp, menvcfg.STCE): the machine recomputes
+    /// pending bits and timer deadlines before the hart goes on.
+    Timer,
 }
 
 /// Is `csr` one of the CSRs this hart implements?
@@ -220,6 +235,7 @@ pub fn implemented(csr: u16) -> bool {
             | SCAUSE
             | STVAL
             | SIP
+            | STIMECMP
             | SATP
             | MVENDORID
             | MARCHID
@@ -272,6 +288,7 @@ pub fn name(csr: u16) -> Option<String> {
         SCAUSE => "scause",
         STVAL => "stval",
         SIP => "sip",
+        STIMECMP => "stimecmp",
         SATP => "satp",
         MVENDORID => "mvendorid",
         MARCHID => "marchid",
@@ -324,6 +341,13 @@ impl Hart {
         match csr {
             addr::FFLAGS | addr::FRM | addr::FCSR if !self.fs_enabled() => return Err(ill),
             addr::SATP if self.prv == PRV_S && self.csr.mstatus & ms::TVM != 0 => return Err(ill),
+            // Below M, stimecmp needs Sstc on (menvcfg.STCE) and mcounteren.TM.
+            addr::STIMECMP
+                if self.prv < PRV_M
+                    && (self.csr.menvcfg & MENVCFG_STCE == 0 || self.csr.mcounteren & 2 == 0) =>
+            {
+                return Err(ill)
+            }
             addr::CYCLE..=addr::HPMCOUNTER31 => {
                 let bit = 1u64 << (csr - addr::CYCLE);
                 if (self.prv < PRV_M && self.csr.mcounteren & bit == 0)
@@ -366,6 +390,7 @@ impl Hart {
             SCAUSE => c.scause,
             STVAL => c.stval,
             SIP => self.mip() & c.mideleg,
+            STIMECMP => c.stimecmp,
             SATP => c.satp,
             MVENDORID | MARCHID | MIMPID | MCONFIGPTR => 0,
             MHARTID => c.mhartid,
@@ -468,6 +493,10 @@ impl Hart {
                 c.mip = (c.mip & !mask) | (v & mask);
                 return WriteEffect::Interrupts;
             }
+            STIMECMP => {
+                c.stimecmp = v;
+                return WriteEffect::Timer;
+            }
             SATP => {
                 let mode = v >> 60;
                 if matches!(mode, 0 | 8 | 9 | 10) {
@@ -493,14 +522,25 @@ impl Hart {
             }
             MTVEC if v & 3 < 2 => c.mtvec = v,
             MCOUNTEREN => c.mcounteren = v & 0xffff_ffff,
-            MENVCFG => c.menvcfg = v & 1,
+            MENVCFG => {
+                c.menvcfg = v & MENVCFG_WMASK;
+                if c.menvcfg & MENVCFG_STCE != 0 {
+                    // STIP now follows stimecmp alone.
+                    c.mip &= !(1 << irq::STI);
+                }
+                return WriteEffect::Timer;
+            }
             MCOUNTINHIBIT => c.mcountinhibit = v & 0xffff_fffd,
             MSCRATCH => c.mscratch = v,
             MEPC => c.mepc = v & !1,
             MCAUSE => c.mcause = v,
             MTVAL => c.mtval = v,
             MIP => {
-                c.mip = (c.mip & !MIP_WMASK) | (v & MIP_WMASK);
+                let mut mask = MIP_WMASK;
+                if c.menvcfg & MENVCFG_STCE != 0 {
+                    mask &= !(1 << irq::STI);
+                }
+                c.mip = (c.mip & !mask) | (v & mask);
                 return WriteEffect::Interrupts;
             }
             MTINST => {}
@@ -714,5 +754,50 @@ mod tests {
         assert!(h.csr_check(addr::TIME, false, 0).is_err());
         h.csr.scounteren = 2;
         assert!(h.csr_check(addr::TIME, false, 0).is_ok());
+    }
+
+    #[test]
+    fn stimecmp_below_m_needs_stce_and_tm() {
+        let mut h = Hart::new(0);
+        assert!(
+            h.csr_check(addr::STIMECMP, true, 0).is_ok(),
+            "M-mode always"
+        );
+        h.prv = crate::cpu::PRV_S;
+        assert!(h.csr_check(addr::STIMECMP, true, 0).is_err(), "STCE off");
+        h.csr_write_raw(addr::MENVCFG, MENVCFG_STCE);
+        assert!(h.csr_check(addr::STIMECMP, true, 0).is_err(), "TM off");
+        h.csr.mcounteren = 2;
+        assert!(h.csr_check(addr::STIMECMP, true, 0).is_ok());
+        h.prv = crate::cpu::PRV_U;
+        assert!(h.csr_check(addr::STIMECMP, false, 0).is_err(), "never U");
+    }
+
+    #[test]
+    fn stce_takes_stip_from_software() {
+        let mut h = Hart::new(0);
+        // Sstc off: M-mode software owns STIP (OpenSBI's path without Sstc).
+        h.csr_op(addr::MIP, CsrOp::Set(1 << irq::STI), true, 0, 0)
+            .unwrap();
+        assert_eq!(h.mip(), 1 << irq::STI);
+        // Sstc on: the software bit is gone and writes cannot set it again.
+        let e = h.csr_write_raw(addr::MENVCFG, MENVCFG_STCE | 1);
+        assert_eq!(e, WriteEffect::Timer);
+        assert_eq!(h.csr.menvcfg, MENVCFG_STCE | 1);
+        assert_eq!(h.mip(), 0);
+        h.csr_op(
+            addr::MIP,
+            CsrOp::Set(1 << irq::STI | 1 << irq::SSI),
+            true,
+            0,
+            0,
+        )
+        .unwrap();
+        assert_eq!(h.mip(), 1 << irq::SSI, "STIP is read-only under Sstc");
+        // Other menvcfg bits stay zero.
+        h.csr_write_raw(addr::MENVCFG, u64::MAX);
+        assert_eq!(h.csr.menvcfg, MENVCFG_STCE | 1);
+        assert_eq!(h.csr_write_raw(addr::STIMECMP, 1234), WriteEffect::Timer);
+        assert_eq!(h.csr_read_raw(addr::STIMECMP, 0), Some(1234));
     }
 }

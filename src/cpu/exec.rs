@@ -436,7 +436,7 @@ impl Hart {
 
     fn apply_csr_effect(&mut self, e: WriteEffect) {
         match e {
-            WriteEffect::None => {}
+            WriteEffect::None | WriteEffect::Timer => {}
             WriteEffect::Interrupts => {
                 self.update_tlb_sets();
                 // An enable or pending bit changed. Nothing else changes interrupt state
@@ -963,6 +963,12 @@ impl Hart {
         }
         let (old, effect) = self.csr_op(csr, op, writes, i.raw(), time)?;
         self.set_x(i.rd(), old);
+        if effect == WriteEffect::Timer {
+            // The machine derives STIP and the next deadline from stimecmp between
+            // runs: end this one there.
+            bus.events.push(crate::bus::BoardEvent::IrqChanged);
+            self.end_run();
+        }
         self.apply_csr_effect(effect);
         Ok(())
     }

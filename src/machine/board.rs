@@ -78,9 +78,10 @@ impl Default for Config {
 }
 
 /// The ISA string and extension list advertised in the device tree.
-pub const ISA: &str = "rv64imafdc_zicntr_zicsr_zifencei_zihpm_zba_zbb_zbs";
+pub const ISA: &str = "rv64imafdc_zicntr_zicsr_zifencei_zihpm_zba_zbb_zbs_sstc";
 pub const ISA_EXTENSIONS: &[&str] = &[
     "i", "m", "a", "f", "d", "c", "zicntr", "zicsr", "zifencei", "zihpm", "zba", "zbb", "zbs",
+    "sstc",
 ];
 
 fn align_up(v: u64, a: u64) -> u64 {

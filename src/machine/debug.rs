@@ -174,6 +174,8 @@ impl Machine {
                     hart.mmu.flush_all();
                     hart.update_tlb_sets();
                 }
+                // STIP follows the new stimecmp or STCE at once, as the guest sees it.
+                WriteEffect::Timer => self.update_interrupts(self.steps),
             },
             Reg::Priv if matches!(v, 0 | 1 | 3) => {
                 hart.prv = v as u8;

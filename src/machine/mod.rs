@@ -14,6 +14,7 @@ pub mod loader;
 
 use crate::bus::{BoardEvent, Bus};
 use crate::clock::STEPS_PER_TICK;
+use crate::cpu::csr::MENVCFG_STCE;
 use crate::cpu::exec::Stop;
 use crate::cpu::trap::irq;
 use crate::cpu::{Hart, HartState};
@@ -142,6 +143,9 @@ impl Machine {
             if ticks >= hi.mtimecmp {
                 mip |= 1 << irq::MTI;
             }
+            if hart.csr.menvcfg & MENVCFG_STCE != 0 && ticks >= hart.csr.stimecmp {
+                mip |= 1 << irq::STI;
+            }
             if meip {
                 mip |= 1 << irq::MEI;
             }
@@ -156,7 +160,13 @@ impl Machine {
     fn next_deadline(&self, now: u64) -> Option<u64> {
         let clock = &self.bus.clock;
         let timers = self.bus.irq.harts.iter().map(|h| h.mtimecmp);
+        let stimers = self
+            .harts
+            .iter()
+            .filter(|h| h.csr.menvcfg & MENVCFG_STCE != 0)
+            .map(|h| h.csr.stimecmp);
         timers
+            .chain(stimers)
             .chain(self.bus.next_deadline())
             .filter_map(|t| clock.step_of_tick(t))
             .filter(|&s| s > now)

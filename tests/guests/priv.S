@@ -4,7 +4,8 @@
  * checks, exception and interrupt delegation, sstatus/sie/sip views,
  * unimplemented / read-only / privileged CSR accesses, counter enables,
  * TVM/TW/TSR, vectored mtvec with CLINT timer and software interrupts, WFI,
- * interrupt priority, and PMP (NAPOT, TOR, lock, MPRV). */
+ * interrupt priority, Sstc (stimecmp, menvcfg.STCE), and PMP (NAPOT, TOR,
+ * lock, MPRV). */
 #define TEST_NAME "priv"
 #include "test.h"
 
@@ -764,6 +765,81 @@ wfi_site:
     csrw    mtvec, t0
 
 /* ------------------------------------------------------------------ */
+    GROUP "Sstc: stimecmp and menvcfg.STCE"
+    csrw    mie, zero
+    csrw    mcounteren, zero
+    csrw    CSR_MENVCFG, zero
+    /* M-mode may always access stimecmp */
+    li      t0, 0x123456789
+    csrw    CSR_STIMECMP, t0
+    csrr    a0, CSR_STIMECMP
+    CHECKR  a0, t0
+    li      t0, MENVCFG_STCE
+    csrs    CSR_MENVCFG, t0
+    csrr    a0, CSR_MENVCFG
+    and     a0, a0, t0
+    CHECKR  a0, t0                          /* STCE is writable */
+    /* with STCE set, STIP is (time >= stimecmp), and software cannot set it */
+    csrw    CSR_STIMECMP, zero
+    csrr    a0, mip
+    andi    a0, a0, MIP_STIP
+    CHECK   a0, MIP_STIP
+    li      t0, -1
+    csrw    CSR_STIMECMP, t0
+    csrr    a0, mip
+    andi    a0, a0, MIP_STIP
+    CHECK   a0, 0
+    li      t0, MIP_STIP
+    csrs    mip, t0
+    csrr    a0, mip
+    andi    a0, a0, MIP_STIP
+    CHECK   a0, 0
+    /* below M, stimecmp needs both STCE and mcounteren.TM */
+    csrw    CSR_MENVCFG, zero
+    li      t0, MCOUNTEREN_TM
+    csrw    mcounteren, t0
+    GOTO 1, 1f
+1:  EXPECT_TRAP CAUSE_ILLEGAL, csrr a0, CSR_STIMECMP
+    BACK_TO_M 2f
+2:  li      t0, MENVCFG_STCE
+    csrw    CSR_MENVCFG, t0
+    csrw    mcounteren, zero
+    GOTO 1, 1f
+1:  EXPECT_TRAP CAUSE_ILLEGAL, csrr a0, CSR_STIMECMP
+    BACK_TO_M 2f
+2:  li      t0, MCOUNTEREN_TM
+    csrw    mcounteren, t0
+    /* a supervisor timer interrupt from stimecmp, delegated and taken in S */
+    li      t0, MIP_STIP
+    csrw    mideleg, t0
+    csrw    mie, t0                         /* STIE */
+    GOTO 1, 1f
+1:  la      t0, s_sti_handler
+    csrw    stvec, t0
+    la      t0, s_irq_count
+    ld      s2, 0(t0)
+    rdtime  t1
+    addi    t1, t1, 1000                    /* 100 us */
+    csrw    CSR_STIMECMP, t1
+    csrr    a0, CSR_STIMECMP
+    CHECKR  a0, t1                          /* S-mode access allowed now */
+    csrsi   sstatus, MSTATUS_SIE
+    WAIT_CHANGE s_irq_count, s2
+    csrci   sstatus, MSTATUS_SIE
+    la      t0, strap_entry
+    csrw    stvec, t0
+    ECALL_TO_M 2f
+2:  CHECKMEM s_irq_cause, CAUSE_INTR | 5
+    CHECKMEM s_irq_count, 2
+    csrr    a0, mip
+    andi    a0, a0, MIP_STIP
+    CHECK   a0, 0                           /* the handler set stimecmp = -1 */
+    csrw    mie, zero
+    csrw    mideleg, zero
+    csrw    mcounteren, zero
+    csrw    CSR_MENVCFG, zero
+
+/* ------------------------------------------------------------------ */
     GROUP "PMP"
     la      s2, pmp_page_a
     la      s3, pmp_page_b
@@ -930,12 +1006,24 @@ irq_common:
 
 /* S-mode handler for the delegated supervisor software interrupt */
     .balign 4
+/* the supervisor timer: stimecmp = -1 ends the request, then as below */
+    .balign 4
+s_sti_handler:
+    csrrw   sp, sscratch, sp
+    addi    sp, sp, -16
+    sd      t0, 0(sp)
+    sd      t1, 8(sp)
+    li      t0, -1
+    csrw    CSR_STIMECMP, t0
+    j       s_irq_record
+    .balign 4                               /* stvec needs 4-byte alignment */
 s_ssi_handler:
     csrrw   sp, sscratch, sp
     addi    sp, sp, -16
     sd      t0, 0(sp)
     sd      t1, 8(sp)
     csrci   sip, MIP_SSIP
+s_irq_record:
     la      t1, s_irq_cause
     csrr    t0, scause
     sd      t0, 0(t1)

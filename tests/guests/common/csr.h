@@ -41,6 +41,12 @@
 #define MIP_SEIP        0x200
 #define MIP_MEIP        0x800
 
+/* Sstc (numbers, for assemblers that do not know the names) */
+#define CSR_STIMECMP    0x14d
+#define CSR_MENVCFG     0x30a
+#define MENVCFG_STCE    0x8000000000000000
+#define MCOUNTEREN_TM   0x2
+
 #define CAUSE_INTR              0x8000000000000000
 #define CAUSE_MISALIGNED_FETCH  0
 #define CAUSE_FETCH_ACCESS      1
