@@ -247,7 +247,8 @@ impl ICache {
         dropped
     }
 
-    /// Drops everything (reset, or a debugger write to a page of code).
+    /// Drops everything (a machine reset; writes to code, by harts, DMA or a
+    /// debugger, go through [`ICache::invalidate`]).
     pub fn flush_all(&mut self) {
         for p in &mut self.pages {
             *p = None;
