@@ -305,13 +305,18 @@ impl Hart {
             insns.push(Insn::goto(s as u32 * 2));
             offs.push((s * 2) as u16);
         }
-        let entries: Vec<Entry> = insns
+        let mut entries: Vec<Entry> = insns
             .into_iter()
             .map(|insn| Entry {
                 run: HANDLERS[insn.op() as usize],
                 insn,
             })
             .collect();
+        for k in 1..entries.len() {
+            if let Some(run) = pair_handler(entries[k - 1].insn.op(), entries[k].insn.op()) {
+                entries[k - 1].run = run;
+            }
+        }
         Some(code.add_block(slot, &entries, &offs, len))
     }
 
@@ -1046,7 +1051,7 @@ const MEM_FULL: u8 = 2;
 /// are in tail position, which the compiler turns into jumps in optimised builds; even
 /// without that the depth is bounded by the block length.
 #[inline(never)]
-fn handler<const OP: u8, const MEM: u8>(
+fn handler<const OP: u8, const MEM: u8, const NEXT: u8>(
     h: &mut Hart,
     bus: &mut Bus,
     ip: *const Entry,
@@ -1066,6 +1071,13 @@ fn handler<const OP: u8, const MEM: u8>(
         Ok(None) => {
             // SAFETY: as above: the block goes on after `ip`.
             let ip = unsafe { ip.add(1) };
+            if NEXT != ANY {
+                // A fused pair (see `pair_handler`): the next operation is known, so
+                // its handler is a direct jump, not one through the entry.
+                // SAFETY: as above.
+                debug_assert_eq!(unsafe { (*ip).insn.op() } as u8, NEXT);
+                return handler::<NEXT, MEM_MAIN, ANY>(h, bus, ip, vbase);
+            }
             // SAFETY: as above.
             let run = unsafe { (*ip).run };
             run(h, bus, ip, vbase)
@@ -1096,10 +1108,10 @@ fn handler<const OP: u8, const MEM: u8>(
             (pc, left)
         }
         Err(t) if MEM == MEM_MAIN && t.cause == MISS => {
-            handler::<OP, MEM_WATCHED>(h, bus, ip, vbase)
+            handler::<OP, MEM_WATCHED, ANY>(h, bus, ip, vbase)
         }
         Err(t) if MEM == MEM_WATCHED && t.cause == MISS => {
-            handler::<OP, MEM_FULL>(h, bus, ip, vbase)
+            handler::<OP, MEM_FULL, ANY>(h, bus, ip, vbase)
         }
         Err(t) => {
             h.block_exit = (t, i, h.chain.pc(ip, vbase));
@@ -1108,26 +1120,100 @@ fn handler<const OP: u8, const MEM: u8>(
     }
 }
 
+/// `NEXT` of a handler that dispatches through the next entry (not a fused pair).
+const ANY: u8 = u8::MAX;
+const _: () = assert!(Op::COUNT <= ANY as usize);
+
+/// The handlers of fused pairs: `($a, $b)` runs `$a`, then jumps straight to the
+/// handler of `$b` when the block goes on (see [`pair_handler`]).
+macro_rules! fused_pairs {
+    ($(($a:ident, $b:ident)),* $(,)?) => {
+        /// The handler for an entry of operation `a` followed by one of operation `b`
+        /// in the same block, if the pair is fused. Each entry still executes one
+        /// instruction (counting, traps, misses and exits are unchanged); the first
+        /// only knows the second's handler, saving the indirect jump through its
+        /// entry. The pairs are the most frequent ones of a Debian boot (half of its
+        /// instructions head one of them).
+        fn pair_handler(a: Op, b: Op) -> Option<Handler> {
+            match (a, b) {
+                $((Op::$a, Op::$b) => Some(handler::<{ Op::$a as u8 }, MEM_MAIN, { Op::$b as u8 }>),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+fused_pairs!(
+    (Ld, Ld),
+    (Sd, Sd),
+    (Add, Add),
+    (Slli, Srli),
+    (Addi, Beq),
+    (Slli, Add),
+    (Addi, Addi),
+    (Ld, Add),
+    (Sd, Addi),
+    (Srli, Add),
+    (Add, Ld),
+    (Add, Beq),
+    (Srli, Srli),
+    (Add, Sltu),
+    (Ld, Addi),
+    (Add, Bgeu),
+    (Xor, Xor),
+    (Lbu, Addi),
+    (Beq, Ld),
+    (Sltu, Add),
+    (Lbu, Lbu),
+    (Srli, Mul),
+    (Addi, Sd),
+    (Mul, Add),
+    (Add, Slli),
+    (Addi, Add),
+    (Beq, Lbu),
+    (Addiw, Addi),
+    (Add, Addiw),
+    (Add, Sub),
+    (Slli, Or),
+    (Sd, Add),
+    (Add, Addi),
+    (Ld, Sub),
+    (Add, Sd),
+    (Bgeu, Ld),
+    (Beq, Sub),
+    (Slliw, Or),
+    (Add, Lbu),
+    (Beq, Sltu),
+    (Sub, Slli),
+    (And, Sltu),
+    (Sltu, Sd),
+    (Sltu, Or),
+    (Sub, Sltiu),
+    (Sltiu, And),
+    (Ld, Addiw),
+    (Addiw, Slli),
+);
+
 /// Sixteen handlers, for operations `16 * $hi` to `16 * $hi + 15`.
 macro_rules! handler_row {
     ($hi:literal) => {
         [
-            handler::<{ $hi * 16 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 1 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 2 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 3 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 4 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 5 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 6 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 7 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 8 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 9 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 10 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 11 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 12 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 13 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 14 }, MEM_MAIN>,
-            handler::<{ $hi * 16 + 15 }, MEM_MAIN>,
+            handler::<{ $hi * 16 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 1 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 2 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 3 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 4 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 5 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 6 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 7 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 8 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 9 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 10 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 11 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 12 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 13 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 14 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 15 }, MEM_MAIN, ANY>,
         ]
     };
 }
@@ -1348,6 +1434,65 @@ mod tests {
             h.budget = 1 << 40;
             let _ = h.execute(&mut bus, decode(raw));
             assert_eq!(h.x[0], 0, "{raw:#010x} wrote x0");
+        }
+    }
+
+    /// A fused pair whose second instruction traps: the first has completed, the
+    /// second has not, and the trap names the second's pc, exactly as unfused.
+    #[test]
+    fn a_trap_in_the_second_of_a_fused_pair_is_precise() {
+        // ld a0,0(a1); ld a2,0(a3)  and  sd a0,8(a1); sd a0,0(a3); each pair then
+        // `j .` (the handler at mtvec is a `j .` too).
+        let cases: [(Op, [u32; 3], u64); 2] = [
+            (Op::Ld, [0x0005_b503, 0x0006_b603, 0x0000_006f], 5),
+            (Op::Sd, [0x00a5_b423, 0x00a6_b023, 0x0000_006f], 7),
+        ];
+        for (op, code, cause) in cases {
+            assert!(pair_handler(op, op).is_some(), "{op:?} pairs are fused");
+            let mut bus = Bus::new(
+                Ram::new(0x8000_0000, 1 << 20),
+                Ram::new(0x1000, 0x1000),
+                IrqState::new(1),
+                Log::default(),
+            );
+            let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+            assert!(bus.ram.write_bytes(0x8000_0000, &bytes));
+            assert!(bus
+                .ram
+                .write_bytes(0x8000_0100, &0x0000_006fu32.to_le_bytes()));
+            assert!(bus
+                .ram
+                .write_bytes(0x8000_0800, &0x1122_3344_5566_7788u64.to_le_bytes()));
+            let mut h = Hart::new(0);
+            h.pc = 0x8000_0000;
+            h.csr.mtvec = 0x8000_0100;
+            h.x[11] = 0x8000_0800; // a1: RAM
+            h.x[13] = 0; // a3: nothing there, an access fault
+            h.x[12] = 0xdead; // a2: the faulting load must not write it
+            h.run(&mut bus, 50, 0);
+            assert_eq!(h.csr.mcause, cause, "{op:?}");
+            assert_eq!(
+                h.csr.mepc, 0x8000_0004,
+                "{op:?}: the second instruction's pc"
+            );
+            assert_eq!(h.csr.mtval, 0, "{op:?}");
+            assert_eq!(h.pc, 0x8000_0100, "{op:?}");
+            // 50 steps, and the faulting one does not retire.
+            assert_eq!(h.retired(), 49, "{op:?}");
+            let mut word = [0u8; 8];
+            assert!(bus.ram.read_bytes(0x8000_0808, &mut word));
+            if op == Op::Ld {
+                assert_eq!(h.x[10], 0x1122_3344_5566_7788, "the first load completed");
+                assert_eq!(h.x[12], 0xdead);
+                assert_eq!(word, [0; 8]);
+            } else {
+                assert_eq!(
+                    word,
+                    0u64.to_le_bytes(),
+                    "a0 is 0: the first store wrote it"
+                );
+                assert_eq!(h.x[12], 0xdead);
+            }
         }
     }
 }
