@@ -117,9 +117,10 @@ pub struct Cli {
     #[arg(long = "name", value_name = "NAME")]
     pub name: Option<String>,
     /// Seed for the guest's randomness: the 32-byte `rng-seed` in the device tree's
-    /// /chosen, as QEMU's -seed. Default 0, so every run hands the guest the same bytes
-    #[arg(long = "seed", value_name = "N")]
-    pub seed: Option<u64>,
+    /// /chosen, as QEMU's -seed. A fixed default, so every run hands the guest the same
+    /// bytes
+    #[arg(long = "seed", value_name = "N", default_value_t = 0)]
+    pub seed: u64,
     /// Time source: `virtual` (default: mtime from retired instructions) or `wall`
     #[arg(long = "clock", value_name = "virtual|wall", default_value = "virtual")]
     pub clock: String,

@@ -228,7 +228,7 @@ fn real_main() -> Result<i32, String> {
         drives: drives.drives,
         fw_cfg: fw_cfg.files,
         vmcoreinfo: vmcoreinfo || cli::wants_vmcoreinfo(&cli.device),
-        seed: cli.seed.unwrap_or(0),
+        seed: cli.seed,
     };
     let machine = board::build(cfg)?;
     if let Some(f) = dumpdtb {

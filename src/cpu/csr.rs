@@ -122,6 +122,8 @@ const MIP_WMASK: u64 = S_INTERRUPTS;
 pub const MENVCFG_STCE: u64 = 1 << 63;
 /// menvcfg's writable bits: FIOM and STCE.
 const MENVCFG_WMASK: u64 = 1 | MENVCFG_STCE;
+/// mcounteren.TM (and scounteren.TM): the time counter, and under Sstc stimecmp.
+const COUNTEREN_TM: u64 = 1 << (addr::TIME - addr::CYCLE);
 
 /// The CSR storage of one hart.
 #[derive(Clone, Debug)]
@@ -158,6 +160,18 @@ pub struct Csrs {
 }
 
 impl Csrs {
+    /// Is Sstc on (menvcfg.STCE)?
+    #[inline]
+    pub fn sstc(&self) -> bool {
+        self.menvcfg & MENVCFG_STCE != 0
+    }
+
+    /// The tick at which stimecmp makes STIP pending, while Sstc is on.
+    #[inline]
+    pub fn stimer(&self) -> Option<u64> {
+        self.sstc().then_some(self.stimecmp)
+    }
+
     pub fn new(hartid: usize) -> Csrs {
         Csrs {
             // UXL = SXL = 2 (64-bit).
@@ -344,7 +358,7 @@ impl Hart {
             // Below M, stimecmp needs Sstc on (menvcfg.STCE) and mcounteren.TM.
             addr::STIMECMP
                 if self.prv < PRV_M
-                    && (self.csr.menvcfg & MENVCFG_STCE == 0 || self.csr.mcounteren & 2 == 0) =>
+                    && (!self.csr.sstc() || self.csr.mcounteren & COUNTEREN_TM == 0) =>
             {
                 return Err(ill)
             }
@@ -524,7 +538,7 @@ impl Hart {
             MCOUNTEREN => c.mcounteren = v & 0xffff_ffff,
             MENVCFG => {
                 c.menvcfg = v & MENVCFG_WMASK;
-                if c.menvcfg & MENVCFG_STCE != 0 {
+                if c.sstc() {
                     // STIP now follows stimecmp alone.
                     c.mip &= !(1 << irq::STI);
                 }
@@ -537,7 +551,7 @@ impl Hart {
             MTVAL => c.mtval = v,
             MIP => {
                 let mut mask = MIP_WMASK;
-                if c.menvcfg & MENVCFG_STCE != 0 {
+                if c.sstc() {
                     mask &= !(1 << irq::STI);
                 }
                 c.mip = (c.mip & !mask) | (v & mask);

@@ -439,9 +439,15 @@ impl Hart {
         self.update_tlb_sets();
     }
 
-    fn apply_csr_effect(&mut self, e: WriteEffect) {
+    fn apply_csr_effect(&mut self, bus: &mut Bus, e: WriteEffect) {
         match e {
-            WriteEffect::None | WriteEffect::Timer => {}
+            WriteEffect::None => {}
+            WriteEffect::Timer => {
+                // The machine derives STIP and the next deadline from stimecmp between
+                // runs: end this one here.
+                bus.events.push(crate::bus::BoardEvent::IrqChanged);
+                self.end_run();
+            }
             WriteEffect::Interrupts => {
                 self.update_tlb_sets();
                 // An enable or pending bit changed. Nothing else changes interrupt state
@@ -968,13 +974,7 @@ impl Hart {
         }
         let (old, effect) = self.csr_op(csr, op, writes, i.raw(), time)?;
         self.set_x(i.rd(), old);
-        if effect == WriteEffect::Timer {
-            // The machine derives STIP and the next deadline from stimecmp between
-            // runs: end this one there.
-            bus.events.push(crate::bus::BoardEvent::IrqChanged);
-            self.end_run();
-        }
-        self.apply_csr_effect(effect);
+        self.apply_csr_effect(bus, effect);
         Ok(())
     }
 }

@@ -14,7 +14,6 @@ pub mod loader;
 
 use crate::bus::{BoardEvent, Bus};
 use crate::clock::STEPS_PER_TICK;
-use crate::cpu::csr::MENVCFG_STCE;
 use crate::cpu::exec::Stop;
 use crate::cpu::trap::irq;
 use crate::cpu::{Hart, HartState};
@@ -143,7 +142,7 @@ impl Machine {
             if ticks >= hi.mtimecmp {
                 mip |= 1 << irq::MTI;
             }
-            if hart.csr.menvcfg & MENVCFG_STCE != 0 && ticks >= hart.csr.stimecmp {
+            if hart.csr.stimer().is_some_and(|t| ticks >= t) {
                 mip |= 1 << irq::STI;
             }
             if meip {
@@ -160,11 +159,7 @@ impl Machine {
     fn next_deadline(&self, now: u64) -> Option<u64> {
         let clock = &self.bus.clock;
         let timers = self.bus.irq.harts.iter().map(|h| h.mtimecmp);
-        let stimers = self
-            .harts
-            .iter()
-            .filter(|h| h.csr.menvcfg & MENVCFG_STCE != 0)
-            .map(|h| h.csr.stimecmp);
+        let stimers = self.harts.iter().filter_map(|h| h.csr.stimer());
         timers
             .chain(stimers)
             .chain(self.bus.next_deadline())
