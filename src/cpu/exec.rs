@@ -7,7 +7,7 @@
 //! slots in the cache and watchpoints are pages the TLBs refuse to map.
 
 use super::csr::{CsrOp, WriteEffect};
-use super::decode::{decode, Insn, Op};
+use super::decode::{decode, only_writes_rd, Insn, Op};
 use super::icache::{Arena, BlockRef, CodePage, Entry, Handler, BLOCK_MAX, SLOTS};
 use super::mstatus as ms;
 use super::trap::{cause, Access, Trap, INTERRUPT_BIT};
@@ -171,7 +171,7 @@ impl Hart {
             let first = &arena.insns[block.start];
             self.chain.block = first;
             self.chain.entry = budget;
-            let (next, left) = (first.run)(self, bus, first, vbase);
+            let (next, left) = (first.run)(self, bus, first, vbase, 0, 0);
             if next == EXITED {
                 let (t, i, at) = self.block_exit;
                 return self.exit_block(bus, t, i, at, left);
@@ -305,15 +305,18 @@ impl Hart {
             insns.push(Insn::goto(s as u32 * 2));
             offs.push((s * 2) as u16);
         }
+        let fwd = operand_sources(&insns);
         let mut entries: Vec<Entry> = insns
-            .into_iter()
-            .map(|insn| Entry {
-                run: HANDLERS[insn.op() as usize],
+            .iter()
+            .zip(&fwd)
+            .map(|(&insn, &f)| Entry {
+                run: HANDLERS[f as usize][insn.op() as usize],
                 insn,
             })
             .collect();
         for k in 1..entries.len() {
-            if let Some(run) = pair_handler(entries[k - 1].insn.op(), entries[k].insn.op()) {
+            let (a, b) = (entries[k - 1].insn.op(), entries[k].insn.op());
+            if let Some(run) = pair_handler(a, fwd[k - 1], b, fwd[k]) {
                 entries[k - 1].run = run;
             }
         }
@@ -485,13 +488,15 @@ impl Hart {
     pub fn execute(&mut self, bus: &mut Bus, i: Insn) -> Result<(), Trap> {
         let pc = self.pc;
         let i = i.at((pc & 0xfff) as u32);
-        let next = match self.step_at::<MEM_FULL>(
+        let next = match self.step_at::<MEM_FULL, FWD_NONE>(
             i.op(),
             bus,
             i,
             pc & !0xfff,
             self.budget,
             move |_: &Hart| pc,
+            [0, 0],
+            &mut 0,
         ) {
             Ok(Some(next)) => next,
             Err(t) if t.cause != ENDED && t.cause != REFETCH => return Err(t),
@@ -513,7 +518,8 @@ impl Hart {
     /// memory paths, CSRs, ending the run) are given it or store it, so the others never
     /// touch it. One that ends the run returns `ENDED` after completing.
     #[inline(always)]
-    fn step_at<const MEM: u8>(
+    #[allow(clippy::too_many_arguments)]
+    fn step_at<const MEM: u8, const FWD: u8>(
         &mut self,
         op: Op,
         bus: &mut Bus,
@@ -521,17 +527,25 @@ impl Hart {
         vbase: u64,
         left: u64,
         pc: impl Fn(&Hart) -> u64,
+        fwd: [u64; 2],
+        out: &mut u64,
     ) -> Result<Option<u64>, Trap> {
         // Each operation reads only the operands it uses: reading all of them up
         // front costs loads and registers on every instruction.
         macro_rules! rs1 {
             () => {
-                self.x[i.rs1() as usize]
+                match fwd_src(FWD, 0) {
+                    FROM_X => self.x[i.rs1() as usize],
+                    s => fwd[s as usize - 1],
+                }
             };
         }
         macro_rules! rs2 {
             () => {
-                self.x[i.rs2() as usize]
+                match fwd_src(FWD, 1) {
+                    FROM_X => self.x[i.rs2() as usize],
+                    s => fwd[s as usize - 1],
+                }
             };
         }
         macro_rules! imm {
@@ -558,11 +572,15 @@ impl Hart {
                     let Some($v) = self.load_fast(va, $size, MEM == MEM_WATCHED) else {
                         return Err(Trap::new(MISS, 0));
                     };
-                    self.set_x(i.rd(), $conv);
+                    let r = $conv;
+                    self.set_x(i.rd(), r);
+                    *out = r;
                     return Ok(None);
                 }
                 let ($v, ended) = loaded(self.load(bus, va, $size, left))?;
-                self.set_x(i.rd(), $conv);
+                let r = $conv;
+                self.set_x(i.rd(), r);
+                *out = r;
                 return ended_if(ended).map(|()| None);
             }};
         }
@@ -767,6 +785,7 @@ impl Hart {
         // Every operation that gets here only writes rd, and decoding made it a Nop
         // when rd is x0 (see `decode::only_writes_rd`): no need to keep x0 zero.
         self.x[i.rd() as usize] = v;
+        *out = v;
         Ok(None)
     }
 
@@ -1050,12 +1069,19 @@ const MEM_FULL: u8 = 2;
 /// path saves no registers for calls it does not make. The calls to the next handler
 /// are in tail position, which the compiler turns into jumps in optimised builds; even
 /// without that the depth is bounded by the block length.
+///
+/// `FWD` says where the operands come from (see [`fwd`]): `a1` and `a2` are the
+/// values the entries one and two before this one wrote, and the handler passes on
+/// its own and `a1`. `NEXT` and `NFWD` are the operation and `FWD` of the next entry
+/// for a fused pair ([`pair_handler`]), `ANY` otherwise.
 #[inline(never)]
-fn handler<const OP: u8, const MEM: u8, const NEXT: u8>(
+fn handler<const OP: u8, const MEM: u8, const NEXT: u8, const FWD: u8, const NFWD: u8>(
     h: &mut Hart,
     bus: &mut Bus,
     ip: *const Entry,
     vbase: u64,
+    a1: u64,
+    a2: u64,
 ) -> (u64, u64) {
     let op = Op::from_u8(OP);
     // SAFETY: `ip` points into the arena of the page `run_page` executes from, which
@@ -1067,7 +1093,17 @@ fn handler<const OP: u8, const MEM: u8, const NEXT: u8>(
     // A closing Goto is not an instruction, and not counted.
     let counted = op != Op::Goto;
     let left = h.chain.left(ip, counted);
-    match h.step_at::<MEM>(op, bus, i, vbase, left, |h: &Hart| h.chain.pc(ip, vbase)) {
+    let mut out = 0;
+    match h.step_at::<MEM, FWD>(
+        op,
+        bus,
+        i,
+        vbase,
+        left,
+        |h: &Hart| h.chain.pc(ip, vbase),
+        [a1, a2],
+        &mut out,
+    ) {
         Ok(None) => {
             // SAFETY: as above: the block goes on after `ip`.
             let ip = unsafe { ip.add(1) };
@@ -1076,11 +1112,11 @@ fn handler<const OP: u8, const MEM: u8, const NEXT: u8>(
                 // its handler is a direct jump, not one through the entry.
                 // SAFETY: as above.
                 debug_assert_eq!(unsafe { (*ip).insn.op() } as u8, NEXT);
-                return handler::<NEXT, MEM_MAIN, ANY>(h, bus, ip, vbase);
+                return handler::<NEXT, MEM_MAIN, ANY, NFWD, FWD_NONE>(h, bus, ip, vbase, out, a1);
             }
             // SAFETY: as above.
             let run = unsafe { (*ip).run };
-            run(h, bus, ip, vbase)
+            run(h, bus, ip, vbase, out, a1)
         }
         Ok(Some(pc)) => {
             // On to the next block of this page without returning to `run_page`: each
@@ -1102,16 +1138,16 @@ fn handler<const OP: u8, const MEM: u8, const NEXT: u8>(
                     h.chain.entry = left;
                     // SAFETY: as above.
                     let run = unsafe { (*ip).run };
-                    return run(h, bus, ip, vbase);
+                    return run(h, bus, ip, vbase, out, a1);
                 }
             }
             (pc, left)
         }
         Err(t) if MEM == MEM_MAIN && t.cause == MISS => {
-            handler::<OP, MEM_WATCHED, ANY>(h, bus, ip, vbase)
+            handler::<OP, MEM_WATCHED, ANY, FWD_NONE, FWD_NONE>(h, bus, ip, vbase, a1, a2)
         }
         Err(t) if MEM == MEM_WATCHED && t.cause == MISS => {
-            handler::<OP, MEM_FULL, ANY>(h, bus, ip, vbase)
+            handler::<OP, MEM_FULL, ANY, FWD_NONE, FWD_NONE>(h, bus, ip, vbase, a1, a2)
         }
         Err(t) => {
             h.block_exit = (t, i, h.chain.pc(ip, vbase));
@@ -1119,6 +1155,36 @@ fn handler<const OP: u8, const MEM: u8, const NEXT: u8>(
         }
     }
 }
+
+/// Where a handler reads an operand: from the register file, ...
+const FROM_X: u8 = 0;
+/// ... from the value the entry before it in the block wrote, ...
+const FROM_1: u8 = 1;
+/// ... or from the value the entry two before wrote.
+const FROM_2: u8 = 2;
+
+/// How a handler reads rs1 and rs2 (`FROM_X`, `FROM_1` or `FROM_2` each): the
+/// `FWD` of [`handler`]. The values the last two entries wrote are passed along in
+/// host registers, so a chain of dependent instructions does not wait for each store
+/// to the register file to reach the next load (store forwarding adds several cycles
+/// to each link).
+const fn fwd(rs1: u8, rs2: u8) -> u8 {
+    rs1 * 3 + rs2
+}
+
+/// Where operand `n` (0: rs1, 1: rs2) of a handler with `FWD = fwd` comes from.
+#[inline(always)]
+const fn fwd_src(fwd: u8, n: u8) -> u8 {
+    if n == 0 {
+        fwd / 3
+    } else {
+        fwd % 3
+    }
+}
+
+const FWD_NONE: u8 = fwd(FROM_X, FROM_X);
+/// The `FWD` values: 9 of them.
+const FWD_COUNT: usize = 9;
 
 /// `NEXT` of a handler that dispatches through the next entry (not a fused pair).
 const ANY: u8 = u8::MAX;
@@ -1128,15 +1194,34 @@ const _: () = assert!(Op::COUNT <= ANY as usize);
 /// handler of `$b` when the block goes on (see [`pair_handler`]).
 macro_rules! fused_pairs {
     ($(($a:ident, $b:ident)),* $(,)?) => {
-        /// The handler for an entry of operation `a` followed by one of operation `b`
-        /// in the same block, if the pair is fused. Each entry still executes one
-        /// instruction (counting, traps, misses and exits are unchanged); the first
-        /// only knows the second's handler, saving the indirect jump through its
-        /// entry. The pairs are the most frequent ones of a Debian boot (half of its
-        /// instructions head one of them).
-        fn pair_handler(a: Op, b: Op) -> Option<Handler> {
+        /// The handler for an entry of operation `a` (reading its operands as `fa`
+        /// says) followed by one of operation `b` (as `fb` says) in the same block, if
+        /// the pair is fused. Each entry still executes one instruction (counting,
+        /// traps, misses and exits are unchanged); the first only knows the second's
+        /// handler, saving the indirect jump through its entry. The pairs are the most
+        /// frequent ones of a Debian boot (half of its instructions head one of them).
+        fn pair_handler(a: Op, fa: u8, b: Op, fb: u8) -> Option<Handler> {
+            const N: u8 = FWD_NONE;
+            const R1: u8 = fwd(FROM_1, FROM_X);
+            const R2: u8 = fwd(FROM_X, FROM_1);
+            macro_rules! fwd {
+                ($x:ident, $y:ident) => {
+                    match (fa, fb) {
+                        (N, N) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, N, N>,
+                        (N, R1) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, N, R1>,
+                        (N, R2) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, N, R2>,
+                        (R1, N) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, R1, N>,
+                        (R1, R1) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, R1, R1>,
+                        (R1, R2) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, R1, R2>,
+                        (R2, N) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, R2, N>,
+                        (R2, R1) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, R2, R1>,
+                        (R2, R2) => handler::<{ Op::$x as u8 }, MEM_MAIN, { Op::$y as u8 }, R2, R2>,
+                        _ => return None,
+                    }
+                };
+            }
             match (a, b) {
-                $((Op::$a, Op::$b) => Some(handler::<{ Op::$a as u8 }, MEM_MAIN, { Op::$b as u8 }>),)*
+                $((Op::$a, Op::$b) => Some(fwd!($a, $b)),)*
                 _ => None,
             }
         }
@@ -1194,33 +1279,35 @@ fused_pairs!(
     (Addiw, Slli),
 );
 
-/// Sixteen handlers, for operations `16 * $hi` to `16 * $hi + 15`.
+/// Sixteen handlers, for operations `16 * $hi` to `16 * $hi + 15`, reading their
+/// operands from the register file.
 macro_rules! handler_row {
     ($hi:literal) => {
         [
-            handler::<{ $hi * 16 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 1 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 2 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 3 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 4 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 5 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 6 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 7 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 8 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 9 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 10 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 11 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 12 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 13 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 14 }, MEM_MAIN, ANY>,
-            handler::<{ $hi * 16 + 15 }, MEM_MAIN, ANY>,
+            handler::<{ $hi * 16 + 0 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 1 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 2 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 3 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 4 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 5 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 6 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 7 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 8 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 9 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 10 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 11 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 12 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 13 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 14 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
+            handler::<{ $hi * 16 + 15 }, MEM_MAIN, ANY, FWD_NONE, FWD_NONE>,
         ]
     };
 }
 
-/// The handler of each operation, by discriminant (those past [`Op::COUNT`] are
-/// never used: they would treat the instruction as illegal).
-static HANDLERS: [Handler; 256] = {
+/// The handler of each operation reading its operands from the register file, by
+/// discriminant (those past [`Op::COUNT`] are never used: they would treat the
+/// instruction as illegal).
+const PLAIN: [Handler; 256] = {
     const ROWS: [[Handler; 16]; 16] = [
         handler_row!(0),
         handler_row!(1),
@@ -1247,6 +1334,48 @@ static HANDLERS: [Handler; 256] = {
     }
     t
 };
+
+/// [`PLAIN`] with the handlers of the listed operations replaced by ones reading
+/// their operands as `$fwd` says. (The other operations read the register file,
+/// which is always up to date; the list keeps the number of handlers, and the build
+/// time, down.)
+macro_rules! forwarding_table {
+    ($fwd:expr; $($op:ident),* $(,)?) => {{
+        let mut t = PLAIN;
+        $(t[Op::$op as usize] = handler::<{ Op::$op as u8 }, MEM_MAIN, ANY, $fwd, FWD_NONE>;)*
+        t
+    }};
+}
+
+/// The forwarding handlers for `FWD = $fwd`: the integer operations common in
+/// kernels and firmware.
+macro_rules! forwarding {
+    ($fwd:expr) => {
+        forwarding_table!($fwd;
+            Jalr, Beq, Bne, Blt, Bge, Bltu, Bgeu,
+            Lb, Lh, Lw, Ld, Lbu, Lhu, Lwu, Sb, Sh, Sw, Sd,
+            Addi, Slti, Sltiu, Xori, Ori, Andi, Slli, Srli, Srai,
+            Add, Sub, Sll, Slt, Sltu, Xor, Srl, Sra, Or, And,
+            Addiw, Slliw, Srliw, Sraiw, Addw, Subw, Sllw, Srlw, Sraw,
+            Mul, Mulh, Mulhu, Mulw, Divu, Remu, Divuw, Remuw,
+            AddUw, Sh1add, Sh2add, Sh3add, SlliUw, Andn, Orn, Xnor, Rori, Ror, Rol,
+        )
+    };
+}
+
+/// The handler of each operation, by how it reads its operands (`FWD`) and
+/// discriminant.
+static HANDLERS: [[Handler; 256]; FWD_COUNT] = [
+    PLAIN,
+    forwarding!(1),
+    forwarding!(2),
+    forwarding!(3),
+    forwarding!(4),
+    forwarding!(5),
+    forwarding!(6),
+    forwarding!(7),
+    forwarding!(8),
+];
 
 #[inline(always)]
 fn read_ram(bus: &Bus, o: usize, size: u64) -> u64 {
@@ -1335,6 +1464,43 @@ fn amo_value(op: Op, old: u64, src: u64) -> u64 {
     }
 }
 
+/// How each instruction of a block reads its operands (its handler's `FWD`). The
+/// first is entered from anywhere, so it reads the register file.
+fn operand_sources(insns: &[Insn]) -> Vec<u8> {
+    (0..insns.len())
+        .map(|k| {
+            let i = insns[k];
+            fwd(source(&insns[..k], i.rs1()), source(&insns[..k], i.rs2()))
+        })
+        .collect()
+}
+
+/// Where an entry after `before` in a block finds the value of register `r`: in the
+/// value one of the two entries before it wrote when the later of them to write `r`
+/// (or that may write it) passes it on, in the register file otherwise.
+fn source(before: &[Insn], r: u8) -> u8 {
+    for (back, src) in [(1, FROM_1), (2, FROM_2)] {
+        let Some(p) = before.len().checked_sub(back).map(|k| before[k]) else {
+            break;
+        };
+        if p.rd() == r && r != 0 {
+            return if forwards(p) { src } else { FROM_X };
+        }
+    }
+    FROM_X
+}
+
+/// Whether the handler of `i` passes the value it writes to rd on to the next one
+/// (see `FWD_RS1`): the operations whose only effect is writing rd, and loads into a
+/// register other than x0.
+fn forwards(i: Insn) -> bool {
+    only_writes_rd(i.op())
+        || (matches!(
+            i.op(),
+            Op::Lb | Op::Lh | Op::Lw | Op::Ld | Op::Lbu | Op::Lhu | Op::Lwu
+        ) && i.rd() != 0)
+}
+
 /// True for the operations that set `self.pc` themselves when they end the run.
 #[inline(always)]
 fn sets_pc(op: Op) -> bool {
@@ -1404,18 +1570,23 @@ mod tests {
     use crate::irq::IrqState;
     use crate::logging::Log;
 
+    /// A bus with 1 MiB of RAM at 0x8000_0000 and one hart's interrupt lines.
+    fn test_bus() -> Bus {
+        Bus::new(
+            Ram::new(0x8000_0000, 1 << 20),
+            Ram::new(0x1000, 0x1000),
+            IrqState::new(1),
+            Log::default(),
+        )
+    }
+
     /// Operations that only write rd store their result without zeroing x0 afterwards,
     /// relying on decoding to have made them `Op::Nop` when rd is x0. Execute every
     /// 16-bit encoding and a spread of 32-bit ones with x0 as rd (whatever they decode
     /// to, with every register nonzero), and x0 must still read zero.
     #[test]
     fn no_instruction_leaves_x0_nonzero() {
-        let mut bus = Bus::new(
-            Ram::new(0x8000_0000, 1 << 20),
-            Ram::new(0x1000, 0x1000),
-            IrqState::new(1),
-            Log::default(),
-        );
+        let mut bus = test_bus();
         let mut h = Hart::new(0);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut raws: Vec<u32> = (0..=0xffffu32).filter(|r| r & 3 != 3).collect();
@@ -1437,6 +1608,208 @@ mod tests {
         }
     }
 
+    fn r_type(f7: u32, rs2: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
+        f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
+    }
+
+    fn i_type(imm: u32, rs1: u32, f3: u32, rd: u32, op: u32) -> u32 {
+        (imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op
+    }
+
+    /// Where each instruction of a block reads its operands: from the value of one
+    /// of the two before only when that one is the last to write the register and
+    /// passes its value on.
+    #[test]
+    fn operands_come_from_the_last_writer_only_when_it_passes_its_value_on() {
+        let add = |rd, rs1, rs2| decode(r_type(0, rs2, rs1, 0, rd, 0x33));
+        let addi = |rd, rs1| decode(i_type(1, rs1, 0, rd, 0x13));
+        let ld = |rd, rs1| decode(i_type(8, rs1, 3, rd, 0x03));
+        let sd = |rs2: u32, rs1: u32| decode(rs2 << 20 | rs1 << 15 | 3 << 12 | 0x23);
+        let csrr = |rd| decode(i_type(0x340, 0, 2, rd, 0x73));
+        let cases: [(&str, Vec<Insn>, u8); 9] = [
+            (
+                "rs1 of the one before",
+                vec![addi(5, 6), add(7, 5, 8)],
+                fwd(FROM_1, FROM_X),
+            ),
+            (
+                "rs2 of the one before",
+                vec![addi(5, 6), add(7, 8, 5)],
+                fwd(FROM_X, FROM_1),
+            ),
+            (
+                "both",
+                vec![ld(5, 6), addi(9, 9), add(7, 9, 5)],
+                fwd(FROM_1, FROM_2),
+            ),
+            (
+                "two back, past a store",
+                vec![addi(5, 6), sd(5, 6), add(7, 5, 5)],
+                fwd(FROM_2, FROM_2),
+            ),
+            (
+                "the later writer wins",
+                vec![addi(5, 6), ld(5, 6), add(7, 5, 0)],
+                fwd(FROM_1, FROM_X),
+            ),
+            (
+                "a CSR read in between",
+                vec![addi(5, 6), csrr(5), add(7, 5, 0)],
+                fwd(FROM_X, FROM_X),
+            ),
+            (
+                "a CSR read before",
+                vec![csrr(5), add(7, 5, 0)],
+                fwd(FROM_X, FROM_X),
+            ),
+            (
+                "a load into x0",
+                vec![ld(0, 6), add(7, 0, 0)],
+                fwd(FROM_X, FROM_X),
+            ),
+            (
+                "three back",
+                vec![addi(5, 6), addi(8, 8), addi(9, 9), add(7, 5, 0)],
+                fwd(FROM_X, FROM_X),
+            ),
+        ];
+        for (what, insns, want) in cases {
+            let got = operand_sources(&insns);
+            assert_eq!(
+                got[0], FWD_NONE,
+                "{what}: the first reads the register file"
+            );
+            assert_eq!(*got.last().unwrap(), want, "{what}");
+        }
+    }
+
+    /// Random straight-line code dense in dependences (few registers), with writers
+    /// that do not pass their value on (CSR reads, AMOs) mixed in: run as blocks,
+    /// whose handlers take operands from the instructions before, it must leave the
+    /// registers and memory exactly as single steps, which read the register file.
+    #[test]
+    fn forwarded_operands_give_the_state_of_single_steps() {
+        const BASE: u64 = 0x8000_8000;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = |n: u32| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % n as u64) as u32
+        };
+        for program in 0..40 {
+            // Destinations: x1..x5 and x11 (x10 holds the data address).
+            let mut code = Vec::new();
+            for _ in 0..300 {
+                let rd = [1, 2, 3, 4, 5, 11][rand(6) as usize];
+                let regs = [0, 1, 2, 3, 4, 5, 10, 11];
+                let (rs1, rs2) = (regs[rand(8) as usize], regs[rand(8) as usize]);
+                let raw = match rand(12) {
+                    0..=3 => {
+                        // add sub sll slt sltu xor srl sra or and mul mulhu divu remu,
+                        // addw subw sllw srlw sraw mulw divuw remuw.
+                        let (f7, f3, op) = [
+                            (0, 0, 0x33),
+                            (0x20, 0, 0x33),
+                            (0, 1, 0x33),
+                            (0, 2, 0x33),
+                            (0, 3, 0x33),
+                            (0, 4, 0x33),
+                            (0, 5, 0x33),
+                            (0x20, 5, 0x33),
+                            (0, 6, 0x33),
+                            (0, 7, 0x33),
+                            (1, 0, 0x33),
+                            (1, 3, 0x33),
+                            (1, 5, 0x33),
+                            (1, 7, 0x33),
+                            (0, 0, 0x3b),
+                            (0x20, 0, 0x3b),
+                            (0, 1, 0x3b),
+                            (0, 5, 0x3b),
+                            (0x20, 5, 0x3b),
+                            (1, 0, 0x3b),
+                            (1, 5, 0x3b),
+                            (1, 7, 0x3b),
+                        ][rand(22) as usize];
+                        r_type(f7, rs2, rs1, f3, rd, op)
+                    }
+                    4..=6 => {
+                        // addi slti sltiu xori ori andi, addiw.
+                        let (f3, op) = [
+                            (0, 0x13),
+                            (2, 0x13),
+                            (3, 0x13),
+                            (4, 0x13),
+                            (6, 0x13),
+                            (7, 0x13),
+                            (0, 0x1b),
+                        ][rand(7) as usize];
+                        i_type(rand(4096), rs1, f3, rd, op)
+                    }
+                    7 => {
+                        // slli srli srai.
+                        let (f3, hi) = [(1, 0), (5, 0), (5, 0x400)][rand(3) as usize];
+                        i_type(rand(64) | hi, rs1, f3, rd, 0x13)
+                    }
+                    8 => {
+                        // A load from the data area at x10.
+                        let f3 = rand(7);
+                        let size = 1 << (f3 & 3);
+                        i_type(rand(256 / size) * size, 10, f3, rd, 0x03)
+                    }
+                    9 => {
+                        let f3 = rand(4);
+                        let off = rand(256 >> f3) << f3;
+                        (off >> 5) << 25 | rs2 << 20 | 10 << 15 | f3 << 12 | (off & 31) << 7 | 0x23
+                    }
+                    10 => i_type(0x340, 0, 2, rd, 0x73), // csrr rd, mscratch
+                    _ => r_type(0, rs2, 10, 3, rd, 0x2f), // amoadd.d rd, rs2, (x10)
+                };
+                code.push(raw);
+            }
+            code.push(0x0000_006f); // j .
+            let insns: Vec<Insn> = code.iter().map(|&r| decode(r)).collect();
+            let forwarded = operand_sources(&insns)
+                .iter()
+                .filter(|&&f| f != FWD_NONE)
+                .count();
+            assert!(
+                forwarded > 30,
+                "program {program}: only {forwarded} forwarded operands"
+            );
+            let run = |slice: u64| {
+                let mut bus = test_bus();
+                let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+                assert!(bus.ram.write_bytes(0x8000_0000, &bytes));
+                let data: Vec<u8> = (0..256u32).map(|b| (b * 37 + 11) as u8).collect();
+                assert!(bus.ram.write_bytes(BASE, &data));
+                let mut h = Hart::new(0);
+                h.pc = 0x8000_0000;
+                h.csr.mscratch = 0x0123_4567_89ab_cdef;
+                for r in 1..32 {
+                    h.x[r] = (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                }
+                h.x[10] = BASE;
+                let mut done = 0;
+                while done < code.len() as u64 - 1 {
+                    h.run(&mut bus, slice, done);
+                    done += slice;
+                }
+                let mut mem = [0u8; 256];
+                assert!(bus.ram.read_bytes(BASE, &mut mem));
+                (h.pc, h.x, mem.to_vec(), h.retired())
+            };
+            let reference = run(1);
+            assert_eq!(
+                reference.0,
+                0x8000_0000 + 4 * 300,
+                "program {program}: ran to its end"
+            );
+            assert_eq!(run(300), reference, "program {program}");
+        }
+    }
+
     /// A fused pair whose second instruction traps: the first has completed, the
     /// second has not, and the trap names the second's pc, exactly as unfused.
     #[test]
@@ -1448,13 +1821,11 @@ mod tests {
             (Op::Sd, [0x00a5_b423, 0x00a6_b023, 0x0000_006f], 7),
         ];
         for (op, code, cause) in cases {
-            assert!(pair_handler(op, op).is_some(), "{op:?} pairs are fused");
-            let mut bus = Bus::new(
-                Ram::new(0x8000_0000, 1 << 20),
-                Ram::new(0x1000, 0x1000),
-                IrqState::new(1),
-                Log::default(),
+            assert!(
+                pair_handler(op, FWD_NONE, op, FWD_NONE).is_some(),
+                "{op:?} pairs are fused"
             );
+            let mut bus = test_bus();
             let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
             assert!(bus.ram.write_bytes(0x8000_0000, &bytes));
             assert!(bus

@@ -52,9 +52,11 @@ pub struct Arena {
 /// left when the block is left by a control transfer, or `EXITED` and the budget after
 /// the instruction that left it otherwise. The budget is not counted per instruction:
 /// `Hart::chain` holds the block's first instruction and the budget before it, and the
-/// budget after any instruction follows from its place in the block. (Few arguments
-/// leave the handlers enough registers that the common ones save none.)
-pub type Handler = fn(&mut Hart, &mut Bus, *const Entry, u64) -> (u64, u64);
+/// budget after any instruction follows from its place in the block. The last two
+/// arguments are the values the two entries before wrote, which a handler may take
+/// its operands from (see `FWD_NONE` in `exec.rs`). (Few arguments, all in host
+/// registers, leave the handlers enough registers that the common ones save none.)
+pub type Handler = fn(&mut Hart, &mut Bus, *const Entry, u64, u64, u64) -> (u64, u64);
 
 /// A block entry: an instruction in block form and the handler that executes it, so
 /// that going on to the next instruction is one load and one jump.
@@ -267,7 +269,7 @@ mod tests {
     use crate::cpu::decode::decode;
 
     /// These tests build blocks but never run them.
-    fn not_run(_: &mut Hart, _: &mut Bus, _: *const Entry, _: u64) -> (u64, u64) {
+    fn not_run(_: &mut Hart, _: &mut Bus, _: *const Entry, _: u64, _: u64, _: u64) -> (u64, u64) {
         unreachable!("the icache tests do not execute blocks")
     }
 
